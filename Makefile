@@ -1,0 +1,32 @@
+# fusionsam_mmseg: the two commands of the README, plus the install step.
+#   make demo   install if needed, make demo data, train + test the demo model
+#   make test   install if needed, run the test suite
+PYTHON ?= python
+DEMO_DATA ?= data/demo_mfnet
+DEMO_CONFIG ?= configs/baselines/fcn_tiny_rgbt_demo.py
+DEMO_WORK_DIR ?= work_dirs/demo
+PYTEST_ARGS ?=
+
+.PHONY: install demo demo-data test
+
+install:
+	PYTHON=$(PYTHON) bash tools/install/install_stack.sh
+
+demo-data:
+	@if [ -f $(DEMO_DATA)/train.txt ]; then \
+	  echo "[demo] using existing demo data in $(DEMO_DATA)"; \
+	else \
+	  $(PYTHON) tools/dataset_converters/make_demo_rgbt.py --out $(DEMO_DATA); \
+	fi
+
+demo: install demo-data
+	$(PYTHON) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR) \
+	  --cfg-options train_dataloader.dataset.data_root=$(DEMO_DATA) \
+	  test_dataloader.dataset.data_root=$(DEMO_DATA) \
+	  val_dataloader.dataset.data_root=$(DEMO_DATA)
+	$(PYTHON) tools/test.py $(DEMO_CONFIG) \
+	  $$(cat $(DEMO_WORK_DIR)/last_checkpoint) --work-dir $(DEMO_WORK_DIR) \
+	  --cfg-options test_dataloader.dataset.data_root=$(DEMO_DATA)
+
+test: install
+	$(PYTHON) -m pytest tests -q -rs $(PYTEST_ARGS)

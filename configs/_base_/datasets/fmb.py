@@ -1,0 +1,52 @@
+# FMB (Liu et al. ICCV 2023): visible + infrared PNGs, 600x800, 15 classes
+# with `unlabeled` counted (set `count_unlabeled=False` in both datasets for
+# the 14-class convention). Test runs at native resolution.
+dataset_type = 'FMBDataset'
+data_root = 'data/fmb'
+crop_size = (600, 800)
+meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+             'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+             'reduce_zero_label', 'modality_channels')
+train_pipeline = [
+    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadCheckedAnnotations'),
+    dict(
+        type='RandomResize',
+        scale=(800, 600),
+        ratio_range=(0.5, 2.0),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='RGBTPhotoMetricDistortion'),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadCheckedAnnotations'),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        count_unlabeled=True,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        count_unlabeled=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator

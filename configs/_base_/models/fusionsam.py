@@ -1,0 +1,86 @@
+# FusionSAM: LSTG (per-modality VQ tokens at 1/4 resolution) -> FMP (fusion
+# features, fusion mask, fused image) -> SAMPromptHead (frozen SAM image
+# encoder on the fused image; 10 points + 1 box from the fusion mask; one
+# mask-decoder token per class). Paper sizes; the top-level configs choose
+# the SAM size, its checkpoint, the classes, the data and the schedule.
+norm_cfg = dict(type='BN', requires_grad=True)
+rgbt_mean = [123.675, 116.28, 103.53, 127.5]
+rgbt_std = [58.395, 57.12, 57.375, 64.0]
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=rgbt_mean,
+    std=rgbt_std,
+    bgr_to_rgb=False,
+    pad_val=0,
+    seg_pad_val=255)
+model = dict(
+    type='FusionSAM',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='LSTG',
+        modality_channels=(3, 1),
+        modality_names=('rgb', 'thermal'),
+        embed_dims=256,
+        base_channels=32,
+        num_downsamples=2,
+        num_res_blocks=1,
+        quantize=True,
+        num_codes=512,
+        quantizer_cfg=dict(use_ema=True, ema_decay=0.99),
+        loss_vq=dict(type='VQLoss', beta=0.25, loss_weight=1.0),
+        loss_recon=dict(
+            type='ReconstructionLoss', criterion='l1', loss_weight=1.0),
+        # Perceptual loss: needs VGG16 weights, e.g. dict(type=
+        # 'PerceptualLoss', init_cfg=dict(type='Pretrained', checkpoint=PATH,
+        # prefix='backbone.')); off here because none ship with the repo.
+        loss_perceptual=None,
+        loss_adv=dict(
+            type='AdversarialLoss',
+            gan_type='hinge',
+            loss_weight=0.1,
+            disc_loss_weight=1.0,
+            start_iter=2000,
+            discriminator=dict(
+                type='PatchDiscriminator',
+                base_channels=64,
+                num_layers=3,
+                norm_cfg=norm_cfg))),
+    neck=dict(
+        type='FMP',
+        in_channels=256,
+        num_modalities=2,
+        embed_dims=256,
+        num_heads=8,
+        kv_pool_size=32,
+        out_channels=256,
+        image_channels=64,
+        num_upsamples=2,
+        norm_cfg=norm_cfg),
+    decode_head=dict(
+        type='SAMPromptHead',
+        in_channels=256,
+        num_classes=9,
+        sam_type='vit_h',
+        image_size=1024,
+        checkpoint=None,
+        num_points=10,
+        use_box=True,
+        gt_prompts_in_train=False,
+        encoder_attention='sdpa',
+        ignore_index=255,
+        align_corners=False,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    loss_fusion_mask=dict(
+        type='CrossEntropyLoss',
+        use_sigmoid=True,
+        loss_weight=0.4,
+        loss_name='loss_fusion_mask'),
+    loss_fusion_image=dict(
+        type='FusionLoss',
+        intensity_weight=1.0,
+        gradient_weight=1.0,
+        chroma_weight=0.5,
+        loss_weight=1.0),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

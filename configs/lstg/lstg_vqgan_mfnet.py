@@ -1,0 +1,87 @@
+# Stage 1: train the LSTG backbone alone as a VQ-GAN (per-modality encoder,
+# codebook, decoder; L1 + codebook/commitment + hinge PatchGAN) on MFNet.
+# Load the result into a FusionSAM config with
+#   backbone=dict(type='LSTG', ..., init_cfg=dict(
+#       type='Pretrained', checkpoint=STAGE1_CKPT, prefix='backbone.'))
+# (same LSTG sizes as below). Validation reports PSNR / SSIM.
+# Perceptual loss: see lstg_vqgan_perceptual_mfnet.py (needs VGG16 weights).
+_base_ = ['../_base_/datasets/mfnet.py', '../_base_/default_runtime.py']
+
+# ---- settings a reader looks for -------------------------------------------
+max_iters = 20000
+val_interval = 2000
+lr = 2e-4
+batch_size = 4
+embed_dims = 256
+num_codes = 512
+adversarial_start_iter = 10000
+
+rgbt_mean = [123.675, 116.28, 103.53, 127.5]
+rgbt_std = [58.395, 57.12, 57.375, 64.0]
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=rgbt_mean,
+    std=rgbt_std,
+    bgr_to_rgb=False,
+    pad_val=0,
+    seg_pad_val=255,
+    size={{_base_.crop_size}})
+model = dict(
+    type='LSTGAutoencoder',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='LSTG',
+        modality_channels=(3, 1),
+        modality_names=('rgb', 'thermal'),
+        embed_dims=embed_dims,
+        base_channels=32,
+        num_downsamples=2,
+        num_res_blocks=1,
+        quantize=True,
+        num_codes=num_codes,
+        quantizer_cfg=dict(use_ema=True, ema_decay=0.99),
+        loss_vq=dict(type='VQLoss', beta=0.25, loss_weight=1.0),
+        loss_recon=dict(
+            type='ReconstructionLoss', criterion='l1', loss_weight=1.0),
+        loss_perceptual=None,
+        loss_adv=dict(
+            type='AdversarialLoss',
+            gan_type='hinge',
+            loss_weight=0.1,
+            disc_loss_weight=1.0,
+            start_iter=adversarial_start_iter,
+            discriminator=dict(
+                type='PatchDiscriminator',
+                base_channels=64,
+                num_layers=3,
+                norm_cfg=dict(type='BN')))))
+
+train_dataloader = dict(batch_size=batch_size)
+val_evaluator = dict(
+    _delete_=True,
+    type='ReconstructionMetric',
+    modality_names=('rgb', 'thermal'))
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='Adam', lr=lr, betas=(0.5, 0.9), weight_decay=0.0),
+    clip_grad=None)
+param_scheduler = []
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=val_interval,
+        max_keep_ckpts=3,
+        save_best='PSNR',
+        rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))

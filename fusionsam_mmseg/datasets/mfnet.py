@@ -1,0 +1,84 @@
+"""MFNet RGB-thermal urban scene dataset (Ha et al., IROS 2017)."""
+import os.path as osp
+from typing import List
+
+import mmengine
+from mmseg.registry import DATASETS
+
+from .rgbt_base import RGBTBaseDataset
+
+
+@DATASETS.register_module()
+class MFNetDataset(RGBTBaseDataset):
+    """MFNet: 4-channel PNGs (R, G, B, thermal as alpha), 9 classes.
+
+    Layout::
+
+        data_root/
+          images/<stem>.png   # 4 channels: R, G, B, thermal; 480x640
+          labels/<stem>.png   # 1 channel, values 0..8
+          train.txt val.txt test.txt test_day.txt test_night.txt
+
+    ``unlabeled`` is a class (every published MFNet table counts it), so
+    ``reduce_zero_label=False`` and ``ignore_index=255``.
+
+    Args:
+        split (str): Split file relative to ``data_root`` (one stem per
+            line), e.g. ``'train.txt'`` or ``'test_night.txt'``.
+            Defaults to ``'train.txt'``.
+        **kwargs: Passed to :class:`mmseg.datasets.BaseSegDataset`.
+    """
+    METAINFO = dict(
+        classes=('unlabeled', 'car', 'person', 'bike', 'curve', 'car_stop',
+                 'guardrail', 'color_cone', 'bump'),
+        palette=[[0, 0, 0], [64, 0, 128], [64, 64, 0], [0, 128, 192],
+                 [0, 0, 192], [128, 128, 0], [64, 64, 128], [192, 128, 128],
+                 [192, 64, 0]])
+
+    def __init__(self,
+                 split: str = 'train.txt',
+                 data_prefix: dict = dict(
+                     img_path='images', seg_map_path='labels'),
+                 img_suffix: str = '.png',
+                 seg_map_suffix: str = '.png',
+                 reduce_zero_label: bool = False,
+                 **kwargs) -> None:
+        super().__init__(
+            ann_file=split,
+            data_prefix=data_prefix,
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            reduce_zero_label=reduce_zero_label,
+            **kwargs)
+
+    def _layout_hint(self) -> str:
+        return ('MFNet layout <data_root>/images/<stem>.png (4-channel '
+                'R,G,B,thermal), <data_root>/labels/<stem>.png and split '
+                'files <data_root>/{train,val,test}.txt')
+
+    def load_data_list(self) -> List[dict]:
+        """Read the split file and check every listed image and label."""
+        self._check_data_root()
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'MFNetDataset: split file {self.ann_file} does not exist; '
+                f'expected the {self._layout_hint()}.')
+        lines = mmengine.list_from_file(self.ann_file)
+        split_name = osp.basename(self.ann_file)
+        data_list = []
+        for line_no, line in enumerate(lines, start=1):
+            stem = line.strip()
+            if not stem:
+                continue
+            data_list.append(
+                self._make_data_info(
+                    img_path=osp.join(self.data_prefix['img_path'],
+                                      stem + self.img_suffix),
+                    seg_map_path=osp.join(self.data_prefix['seg_map_path'],
+                                          stem + self.seg_map_suffix),
+                    origin=f'{self.ann_file} line {line_no} ({stem!r})'))
+        if not data_list:
+            raise ValueError(
+                f'MFNetDataset: split file {self.ann_file} lists no images; '
+                f'expected one stem per line (e.g. 00001D) in {split_name}.')
+        return data_list

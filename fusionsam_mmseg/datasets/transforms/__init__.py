@@ -1,0 +1,8 @@
+"""RGB-T transforms registered in mmseg's TRANSFORMS."""
+from .loading import LoadCheckedAnnotations, LoadRGBTImageFromFile
+from .photometric import RGBTPhotoMetricDistortion
+
+__all__ = [
+    'LoadRGBTImageFromFile', 'LoadCheckedAnnotations',
+    'RGBTPhotoMetricDistortion'
+]

@@ -1,0 +1,2 @@
+"""Evaluation metrics registered in mmseg's METRICS."""
+from . import metrics  # noqa: F401

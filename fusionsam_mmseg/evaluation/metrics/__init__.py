@@ -1,0 +1,3 @@
+"""Registered components; importing this package registers them."""
+from .reconstruction_metric import ReconstructionMetric  # noqa: F401
+from .per_class_iou import PerClassIoUMetric  # noqa: F401

@@ -1,0 +1,140 @@
+"""Published numbers that the FusionSAM paper compares against.
+
+Copied verbatim from the paper's tables (see docs/tables.md). Every value is
+a percentage with one decimal, as printed. Nothing here is measured by this
+repository; ``tools/analysis/make_tables.py`` prints these rows beside the
+numbers of a run.
+"""
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """One published table.
+
+    Args:
+        name (str): Short name, used for file names (``mfnet``).
+        title (str): Caption.
+        columns (tuple[str]): Column headers as printed in the paper.
+        class_names (tuple[str | None]): For each column, the dataset class
+            name it reports (as in the dataset's ``METAINFO['classes']``);
+            ``None`` for summary columns (mIoU).
+        metric_keys (tuple[str]): For each column, the results-json key that
+            holds the value of a run (``IoU.<class>`` or ``mIoU``).
+        rows (dict[str, tuple[float]]): Method name -> one value per column.
+    """
+
+    name: str
+    title: str
+    columns: Tuple[str, ...]
+    class_names: Tuple[Optional[str], ...]
+    metric_keys: Tuple[str, ...]
+    rows: Dict[str, Tuple[float, ...]]
+
+    def best_row(self, by: str = 'mIoU') -> str:
+        """Name of the published row with the highest value in column ``by``.
+
+        Args:
+            by (str): Column header. Defaults to ``'mIoU'``.
+
+        Returns:
+            str: The method name.
+        """
+        index = self.columns.index(by)
+        return max(self.rows, key=lambda method: self.rows[method][index])
+
+
+def _per_class_columns(pairs: Tuple[Tuple[str, str], ...]) -> dict:
+    """Columns, class names and json keys for a per-class IoU table."""
+    headers = tuple(header for header, _ in pairs) + ('mIoU', )
+    class_names = tuple(name for _, name in pairs) + (None, )
+    keys = tuple(f'IoU.{name}' for _, name in pairs) + ('mIoU', )
+    return dict(columns=headers, class_names=class_names, metric_keys=keys)
+
+
+# MFNet: columns are all 9 classes in label order; `unlabeled` counts in mIoU.
+MFNET_CLASSES = ('unlabeled', 'car', 'person', 'bike', 'curve', 'car_stop',
+                 'guardrail', 'color_cone', 'bump')
+
+MFNET_PER_CLASS = PublishedTable(
+    name='mfnet',
+    title='MFNet test set, per-class IoU (%)',
+    **_per_class_columns(tuple((name, name) for name in MFNET_CLASSES)),
+    rows={
+        'EGFNet': (97.7, 87.6, 69.8, 58.8, 42.8, 33.8, 7.3, 48.3, 47.1, 54.8),
+        'SegMiF': (98.1, 87.8, 71.4, 63.2, 47.5, 31.1, 0.0, 48.9, 50.3, 56.1),
+        'EAEFNet': (97.6, 87.6, 72.6, 63.8, 48.6, 35.0, 14.2, 52.4, 58.3,
+                    58.9),
+        'LASNet': (97.4, 84.2, 67.1, 56.9, 41.1, 39.6, 18.9, 48.8, 40.1, 54.9),
+        'SFAF-MA': (97.0, 88.1, 73.0, 61.3, 45.6, 29.5, 5.5, 45.7, 53.8,
+                    55.5),
+        'ECFNet': (98.0, 85.7, 73.5, 59.7, 45.7, 36.7, 4.0, 47.4, 55.1, 56.2),
+        'MRFS': (98.6, 89.4, 75.4, 65.0, 49.0, 37.2, 5.4, 53.1, 58.8, 59.1),
+        'FusionSAM (paper)': (98.8, 89.8, 74.0, 75.8, 69.6, 60.2, 0.0, 37.8,
+                              61.4, 63.0),
+    })
+
+# FMB: the paper reports 8 of the 15 classes (T-Lamp = Lamp, T-Sign = Sign);
+# its mIoU is over all classes of the dataset.
+FMB_CLASSES = ('unlabeled', 'Road', 'Sidewalk', 'Building', 'Lamp', 'Sign',
+               'Vegetation', 'Sky', 'Person', 'Car', 'Truck', 'Bus',
+               'Motorcycle', 'Bicycle', 'Pole')
+
+FMB_PER_CLASS = PublishedTable(
+    name='fmb',
+    title='FMB test set, per-class IoU (%) of the reported classes; mIoU '
+    'over all classes',
+    **_per_class_columns((
+        ('Car', 'Car'),
+        ('Person', 'Person'),
+        ('Truck', 'Truck'),
+        ('T-Lamp', 'Lamp'),
+        ('T-Sign', 'Sign'),
+        ('Building', 'Building'),
+        ('Vegetation', 'Vegetation'),
+        ('Pole', 'Pole'),
+    )),
+    rows={
+        'EGFNet': (77.4, 63.0, 17.1, 25.2, 66.6, 77.2, 83.5, 41.5, 47.3),
+        'SegMiF': (78.7, 65.5, 42.4, 35.6, 71.7, 80.1, 85.1, 35.7, 58.5),
+        'EAEFNet': (79.7, 61.6, 22.5, 34.3, 74.6, 82.3, 86.6, 46.2, 58.0),
+        'LASNet': (73.2, 58.3, 33.1, 32.6, 68.5, 80.8, 83.4, 41.0, 55.7),
+        'SFAF-MA': (73.0, 55.7, 14.3, 13.6, 54.2, 73.0, 78.9, 38.1, 42.7),
+        'ECFNet': (80.0, 63.1, 12.8, 40.6, 71.9, 81.4, 84.4, 44.6, 52.5),
+        'MRFS': (76.2, 71.3, 34.4, 50.1, 75.8, 85.4, 87.0, 53.6, 61.2),
+        'FusionSAM (paper)': (80.1, 52.8, 45.9, 43.7, 46.4, 85.5, 88.4, 50.8,
+                              61.8),
+    })
+
+# Tables of mIoU on both datasets (columns: MFNet, FMB).
+DATASET_COLUMNS = ('MFNet', 'FMB')
+
+SAM_ON_FUSED = PublishedTable(
+    name='sam_on_fused',
+    title='Segment Anything models on the fused images, mIoU (%)',
+    columns=DATASET_COLUMNS,
+    class_names=(None, None),
+    metric_keys=('mIoU', 'mIoU'),
+    rows={
+        'SAM': (32.7, 34.6),
+        'SAM2': (43.0, 46.3),
+        'FusionSAM': (63.0, 61.8),
+    })
+
+ABLATION = PublishedTable(
+    name='ablation',
+    title='Ablation, mIoU (%)',
+    columns=DATASET_COLUMNS,
+    class_names=(None, None),
+    metric_keys=('mIoU', 'mIoU'),
+    rows={
+        'w/o LSTG': (35.6, 41.4),
+        'concat instead of FMP': (47.3, 57.6),
+        'full FusionSAM': (63.0, 61.8),
+    })
+
+PUBLISHED_TABLES = {
+    table.name: table
+    for table in (MFNET_PER_CLASS, FMB_PER_CLASS, SAM_ON_FUSED, ABLATION)
+}

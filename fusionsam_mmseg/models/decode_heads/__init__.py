@@ -1,0 +1,3 @@
+"""Registered components; importing this package registers them."""
+from .sam_prompt_head import SAMPromptHead  # noqa: F401
+from .stock_sam_head import StockSAMHead  # noqa: F401

@@ -1,0 +1,152 @@
+"""StockSAMHead: the "SAM on fused images" baseline of the paper's table.
+
+The stock Segment Anything model, frozen, run on the fused image with the
+same sparse prompts as :class:`SAMPromptHead` (points + box from the fusion
+mask) but without the FMP dense prompt, and with SAM's own mask decoder
+(its 4 mask tokens: 1 single-mask + 3 multimask outputs, the official
+checkpoint's decoder unchanged). SAM predicts class-agnostic masks, so a
+small trainable per-class readout maps them to class logits::
+
+    fused image ─ frozen image encoder ─ image embedding (E x E)
+    fusion mask ─ points + box ─ frozen prompt encoder (no mask prompt)
+    frozen stock mask decoder ─ 4 mask logits (4E x 4E)
+    readout: [4 mask logits, image embedding upsampled] ─ 3x3 ConvModule
+             ─ 1x1 conv ─ seg_logits (B, num_classes, h', w')
+
+Only the readout (and, behind a stock backbone, the 1x1 convs that derive the
+fusion mask from the features) receives gradients.
+"""
+from typing import Optional, Sequence
+
+import torch
+from mmcv.cnn import ConvModule
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+from ..utils.prompt_sampler import SAMInputFrame
+from ..utils.sam_builder import (build_class_token_mask_decoder,
+                                 resolve_sam_architecture)
+from .sam_prompt_head import SAMPromptHead
+
+# segment_anything's MaskDecoder: 1 single-mask token + 3 multimask tokens.
+STOCK_MASK_TOKENS = 4
+
+
+@MODELS.register_module()
+class StockSAMHead(SAMPromptHead):
+    """Frozen stock SAM on the fused image with a per-class readout.
+
+    Takes every argument of :class:`SAMPromptHead` (``in_channels``,
+    ``num_classes``, ``sam_type='vit_h'``, ``encoder_cfg=None``,
+    ``image_size=1024``, ``checkpoint=None``, ``in_index=0``,
+    ``mask_index=1``, ``image_index=2``, ``num_points=10``,
+    ``use_box=True``, ``encoder_attention='stock'``, ...), loads the official
+    checkpoint the same way (here the decoder keeps its 4 tokens, no key is
+    new) and adds:
+
+    Args:
+        readout_channels (int): Hidden channels of the readout.
+            Default: 64.
+        readout_with_embedding (bool): Also give the readout SAM's image
+            embedding (bilinearly upsampled to the mask grid) besides the 4
+            mask logits; without it the readout sees only the class-agnostic
+            masks. Default: True.
+        norm_cfg (dict, optional): Norm of the readout's ConvModule.
+            Default: None.
+        act_cfg (dict): Activation of the readout's ConvModule.
+            Default: dict(type='ReLU').
+
+    The whole SAM (image encoder, prompt encoder, mask decoder) is frozen and
+    kept in eval mode.
+    """
+
+    def __init__(self,
+                 *args,
+                 readout_channels: int = 64,
+                 readout_with_embedding: bool = True,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        arch = resolve_sam_architecture(self.sam_type,
+                                        kwargs.get('encoder_cfg'))
+        self.mask_decoder = build_class_token_mask_decoder(
+            arch, STOCK_MASK_TOKENS)
+        del self.dense_prompt_proj
+        self.readout_with_embedding = readout_with_embedding
+        readout_in = STOCK_MASK_TOKENS + (
+            arch.prompt_embed_dim if readout_with_embedding else 0)
+        self.readout = ConvModule(
+            readout_in,
+            readout_channels,
+            kernel_size=3,
+            padding=1,
+            conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg,
+            act_cfg=self.act_cfg)
+        self.conv_seg = nn.Conv2d(readout_channels, self.out_channels, 1)
+        for sam_part in self._sam_parts():
+            sam_part.requires_grad_(False).eval()
+
+    def _sam_parts(self) -> Sequence[nn.Module]:
+        return (self.image_encoder, self.prompt_encoder, self.mask_decoder)
+
+    def train(self, mode: bool = True) -> 'StockSAMHead':
+        """Set train/eval mode; the frozen SAM stays in eval mode."""
+        super().train(mode)
+        for sam_part in self._sam_parts():
+            sam_part.eval()
+        return self
+
+    def stock_masks(self, image_embeddings: Tensor, frame: SAMInputFrame,
+                    mask_logits: Tensor,
+                    gt_foreground: Optional[Tensor] = None) -> Tensor:
+        """SAM's 4 mask logits for the sparse prompts, no gradient.
+
+        Args:
+            image_embeddings (Tensor): (B, C, E, E) frozen image embedding.
+            frame (SAMInputFrame): Where the image lies in SAM's frame.
+            mask_logits (Tensor): (B, 1, h, w) fusion-mask logits (prompt
+                source).
+            gt_foreground (Tensor, optional): (B, H, W) GT foreground, used
+                only in training with ``gt_prompts_in_train``.
+
+        Returns:
+            Tensor: (B, 4, 4E, 4E) mask logits over SAM's padded frame.
+        """
+        prompts = self.get_prompts(mask_logits, frame, gt_foreground)
+        with torch.no_grad():
+            sparse, dense = self.prompt_encoder(
+                points=prompts.points, boxes=prompts.boxes, masks=None)
+            return self.mask_decoder(image_embeddings,
+                                     self.prompt_encoder.get_dense_pe(),
+                                     sparse, dense)
+
+    def forward(self,
+                inputs: Sequence[Tensor],
+                gt_foreground: Optional[Tensor] = None) -> Tensor:
+        """Class logits from the stock SAM masks.
+
+        Args:
+            inputs (Sequence[Tensor]): Neck outputs as for
+                :class:`SAMPromptHead` (the features only feed the fusion
+                mask when ``mask_index`` is None).
+            gt_foreground (Tensor, optional): See :meth:`stock_masks`.
+
+        Returns:
+            Tensor: seg_logits (B, num_classes, h', w') covering the image on
+            SAM's low-res mask grid.
+        """
+        _, mask_logits, fused_image = self._select_inputs(inputs)
+        frame = SAMInputFrame.for_image(*fused_image.shape[-2:],
+                                        self.image_size)
+        image_embeddings = self.encode_image(fused_image, frame)
+        readout_inputs = [
+            self.stock_masks(image_embeddings, frame, mask_logits,
+                             gt_foreground)
+        ]
+        if self.readout_with_embedding:
+            readout_inputs.append(
+                resize(image_embeddings, size=readout_inputs[0].shape[-2:],
+                       mode='bilinear', align_corners=False))
+        readout = self.readout(frame.crop(torch.cat(readout_inputs, dim=1)))
+        return self.cls_seg(readout)

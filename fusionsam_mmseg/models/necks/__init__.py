@@ -1,0 +1,3 @@
+"""Registered components; importing this package registers them."""
+from .concat_fusion import ConcatFusion  # noqa: F401
+from .fmp import FMP  # noqa: F401

@@ -1,0 +1,168 @@
+"""FMP: Fusion Mask Prompting neck of FusionSAM.
+
+Data flow for per-modality token maps ``z_1 .. z_N`` (each (B, C_in, h, w)):
+
+1. Input projection: 1x1 conv to ``embed_dims`` plus a depthwise 3x3
+   positional encoding (resolution-free, so any input size works).
+2. Cross-domain fusion unit: every modality queries the others
+   (``CrossAttentionBlock``: Q from modality m, K/V from every other
+   modality, residual + LN, FFN + residual + LN). For N = 2 this is the
+   paper's bidirectional cross-attention (RGB queries thermal, thermal
+   queries RGB). For N > 2 it is the pairwise design generalised: modality m
+   attends over the concatenated tokens of all N - 1 other modalities (one
+   block per modality; no shared query).
+3. Concat of the N enhanced maps + 3x3 conv -> initial fusion mask
+   embedding M0 (B, embed_dims, h, w).
+4. Complementary fusion unit: M0 queries all enhanced modality tokens; the
+   attention result is added to M0 (residual) -> 3x3 conv -> fusion
+   features F (B, out_channels, h, w).
+5. :class:`FusionOutputs`: fusion-mask logits (B, 1, h, w) and a fused
+   image (B, 3, h * 2**k, w * 2**k) in [0, 1] decoded from F.
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptMultiConfig
+from ..utils.cross_attention import CrossAttentionBlock
+from .fusion_outputs import FusionOutputs
+
+
+class ModalityProjection(BaseModule):
+    """1x1 conv to ``embed_dims`` + depthwise 3x3 positional encoding.
+
+    Args:
+        in_channels (int): Channels of the modality's token map.
+        embed_dims (int): Output channels.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+
+    Shapes:
+        (B, in_channels, h, w) -> (B, embed_dims, h, w).
+    """
+
+    def __init__(self,
+                 *,
+                 in_channels: int,
+                 embed_dims: int,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.proj = nn.Conv2d(in_channels, embed_dims, kernel_size=1)
+        self.pos_embed = nn.Conv2d(
+            embed_dims, embed_dims, kernel_size=3, padding=1,
+            groups=embed_dims)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        x = self.proj(tokens)
+        return x + self.pos_embed(x)
+
+
+@MODELS.register_module()
+class FMP(BaseModule):
+    """Fusion Mask Prompting neck (cross-domain + complementary fusion).
+
+    Args:
+        in_channels (int): Channels of each modality's token map (the LSTG
+            ``embed_dims``). Defaults to 256.
+        num_modalities (int): Number N of token maps the backbone returns.
+            Defaults to 2.
+        embed_dims (int): Width of the attention units. Defaults to 256.
+        num_heads (int): Attention heads. Defaults to 8.
+        feedforward_channels (int, optional): FFN hidden width. Defaults to
+            ``4 * embed_dims``.
+        kv_pool_size (int, optional): Pool key/value maps to at most
+            ``kv_pool_size x kv_pool_size`` tokens before attention, for
+            memory (see :class:`CrossAttentionBlock`). None attends over all
+            tokens. Defaults to None.
+        out_channels (int): Channels of the fusion features. Defaults to 256.
+        image_channels (int): Width of the fused-image decoder.
+            Defaults to 64.
+        num_upsamples (int): Upsampling stages of the fused-image decoder;
+            equals the backbone's ``num_downsamples`` so the fused image is at
+            the input resolution. Defaults to 2.
+        attn_drop (float): Attention dropout. Defaults to 0.
+        ffn_drop (float): FFN dropout. Defaults to 0.
+        norm_cfg (dict): Norm of the convolutions. Defaults to
+            ``dict(type='BN')``.
+        act_cfg (dict): Activation of the convolutions. Defaults to
+            ``dict(type='ReLU')``.
+        align_corners (bool): Upsampling ``align_corners``. Defaults to False.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+
+    Shapes:
+        forward(tokens): N maps (B, in_channels, h, w) -> ``(fusion_features
+        (B, out_channels, h, w), fusion_mask_logits (B, 1, h, w), fused_image
+        (B, 3, h * 2**num_upsamples, w * 2**num_upsamples) in [0, 1])``.
+        A stock decode head with ``in_index=0`` reads the fusion features.
+    """
+
+    def __init__(self,
+                 *,
+                 in_channels: int = 256,
+                 num_modalities: int = 2,
+                 embed_dims: int = 256,
+                 num_heads: int = 8,
+                 feedforward_channels: Optional[int] = None,
+                 kv_pool_size: Optional[int] = None,
+                 out_channels: int = 256,
+                 image_channels: int = 64,
+                 num_upsamples: int = 2,
+                 attn_drop: float = 0.0,
+                 ffn_drop: float = 0.0,
+                 norm_cfg: ConfigType = dict(type='BN'),
+                 act_cfg: ConfigType = dict(type='ReLU'),
+                 align_corners: bool = False,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_modalities < 2:
+            raise ValueError('FMP: num_modalities must be >= 2 (it fuses '
+                             f'modalities), got {num_modalities}.')
+        self.num_modalities = num_modalities
+        self.projections = nn.ModuleList(
+            ModalityProjection(in_channels=in_channels, embed_dims=embed_dims)
+            for _ in range(num_modalities))
+        attention = dict(
+            embed_dims=embed_dims,
+            num_heads=num_heads,
+            feedforward_channels=feedforward_channels,
+            kv_pool_size=kv_pool_size,
+            attn_drop=attn_drop,
+            ffn_drop=ffn_drop)
+        self.cross_domain_blocks = nn.ModuleList(
+            CrossAttentionBlock(**attention) for _ in range(num_modalities))
+        conv = dict(kernel_size=3, padding=1, norm_cfg=norm_cfg,
+                    act_cfg=act_cfg)
+        self.initial_fusion = ConvModule(num_modalities * embed_dims,
+                                         embed_dims, **conv)
+        self.complementary_block = CrossAttentionBlock(**attention)
+        self.fusion_conv = ConvModule(embed_dims, out_channels, **conv)
+        self.outputs = FusionOutputs(
+            in_channels=out_channels,
+            image_channels=image_channels,
+            num_upsamples=num_upsamples,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+            align_corners=align_corners)
+
+    def cross_domain_fusion(self, tokens: Sequence[Tensor]) -> list:
+        """Each modality's map after querying the other modalities."""
+        return [
+            block(tokens[m], tokens[:m] + tokens[m + 1:])
+            for m, block in enumerate(self.cross_domain_blocks)
+        ]
+
+    def forward(self, tokens: Sequence[Tensor]) -> Tuple[Tensor, Tensor,
+                                                         Tensor]:
+        """Fuse N token maps; see the class docstring for shapes."""
+        if len(tokens) != self.num_modalities:
+            raise ValueError(
+                f'FMP expects {self.num_modalities} token maps (one per '
+                f'modality, set by num_modalities) but got {len(tokens)}.')
+        projected = [proj(t) for proj, t in zip(self.projections, tokens)]
+        enhanced = self.cross_domain_fusion(projected)
+        initial_mask = self.initial_fusion(torch.cat(enhanced, dim=1))
+        complementary = self.complementary_block(initial_mask, enhanced)
+        return self.outputs(self.fusion_conv(complementary))

@@ -1,0 +1,4 @@
+"""Registered components; importing this package registers them."""
+from .rgbt_visualizer import RGBTSegLocalVisualizer
+
+__all__ = ['RGBTSegLocalVisualizer']

@@ -1,0 +1,69 @@
+"""Shared fixtures: generated demo datasets and helpers to run the tools."""
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import List
+
+import pytest
+from mmseg.utils import register_all_modules
+
+import fusionsam_mmseg  # noqa: F401  (registers the plugin)
+from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
+
+# Build from mmseg's registries by default, as mmseg's own tools do.
+register_all_modules(init_default_scope=True)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+MSRS_ROOT = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data', 'msrs_samples')
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> str:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def mfnet_demo_root(tmp_path_factory) -> str:
+    """MFNet-layout demo data: 8 train / 4 val / 4 test, 120x160."""
+    return make_demo_dataset(
+        str(tmp_path_factory.mktemp('demo_mfnet')), 'mfnet', num_train=8,
+        num_test=4, seed=0)
+
+
+@pytest.fixture(scope='session')
+def fmb_demo_root(tmp_path_factory) -> str:
+    """FMB-layout demo data: 6 train / 3 test, 120x160."""
+    return make_demo_dataset(
+        str(tmp_path_factory.mktemp('demo_fmb')), 'fmb', num_train=6,
+        num_test=3, seed=1)
+
+
+@pytest.fixture(scope='session')
+def msrs_root() -> str:
+    """The real MSRS pairs shipped beside the repository (not on users')."""
+    if not osp.isdir(MSRS_ROOT):
+        pytest.skip(f'real MSRS samples not found at {MSRS_ROOT} (they live '
+                    "in the project's shared/ folder, not in the package)")
+    return MSRS_ROOT
+
+
+def run_tool(args: List[str], timeout: int = 600,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python <args>`` from the repository root and return the result.
+
+    On failure (with ``check``) the captured output is shown in the assertion.
+    """
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2')
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=REPO_ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f'`python {" ".join(args)}` exited {proc.returncode}\n'
+            f'--- stdout ---\n{proc.stdout[-6000:]}\n'
+            f'--- stderr ---\n{proc.stderr[-6000:]}')
+    return proc

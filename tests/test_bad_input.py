@@ -1,0 +1,299 @@
+"""Bad input stops with an error that names the file and what was expected.
+
+Covers DESIGN §2: missing thermal / label files, RGB/thermal size mismatch,
+3-channel MFNet images, out-of-range label values, empty or missing split
+files, corrupt PNGs and an unreadable data root.
+"""
+import os
+import os.path as osp
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from mmseg.registry import TRANSFORMS
+
+import fusionsam_mmseg  # noqa: F401
+from fusionsam_mmseg.datasets import FMBDataset, MFNetDataset
+
+LOADING = [dict(type='LoadRGBTImageFromFile'),
+           dict(type='LoadCheckedAnnotations')]
+
+
+@pytest.fixture
+def mfnet_copy(mfnet_demo_root, tmp_path):
+    return shutil.copytree(mfnet_demo_root, tmp_path / 'mfnet')
+
+
+@pytest.fixture
+def fmb_copy(fmb_demo_root, tmp_path):
+    return shutil.copytree(fmb_demo_root, tmp_path / 'fmb')
+
+
+def _first_stem(root) -> str:
+    return open(osp.join(root, 'train.txt')).readline().strip()
+
+
+def _load_first(dataset):
+    info = dataset.get_data_info(0)
+    for transform in LOADING:
+        info = TRANSFORMS.build(transform)(info)
+    return info
+
+
+def test_missing_label_names_file_and_split_line(mfnet_copy):
+    stem = _first_stem(mfnet_copy)
+    os.remove(osp.join(mfnet_copy, 'labels', stem + '.png'))
+    with pytest.raises(FileNotFoundError) as error:
+        MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    message = str(error.value)
+    assert osp.join('labels', stem + '.png') in message
+    assert 'train.txt line 1' in message
+
+
+def test_missing_mfnet_image_names_file(mfnet_copy):
+    stems = open(osp.join(mfnet_copy, 'train.txt')).read().split()
+    os.remove(osp.join(mfnet_copy, 'images', stems[2] + '.png'))
+    with pytest.raises(FileNotFoundError, match=rf'{stems[2]}\.png.*line 3'):
+        MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+
+
+def test_missing_thermal_names_file(fmb_copy):
+    name = sorted(os.listdir(osp.join(fmb_copy, 'train', 'Infrared')))[0]
+    os.remove(osp.join(fmb_copy, 'train', 'Infrared', name))
+    with pytest.raises(FileNotFoundError, match='thermal image') as error:
+        FMBDataset(data_root=str(fmb_copy), split='train')
+    assert osp.join('Infrared', name) in str(error.value)
+
+
+def test_rgb_thermal_size_mismatch(fmb_copy):
+    dataset = FMBDataset(data_root=str(fmb_copy), split='train')
+    thermal_path = dataset.get_data_info(0)['thermal_path']
+    thermal = cv2.imread(thermal_path, cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(thermal_path, thermal[:-8])
+    with pytest.raises(ValueError, match='same size') as error:
+        _load_first(dataset)
+    assert thermal_path in str(error.value)
+    assert dataset.get_data_info(0)['img_path'] in str(error.value)
+
+
+def test_three_channel_mfnet_image(mfnet_copy):
+    stem = _first_stem(mfnet_copy)
+    path = osp.join(mfnet_copy, 'images', stem + '.png')
+    cv2.imwrite(path, cv2.imread(path, cv2.IMREAD_UNCHANGED)[..., :3])
+    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    with pytest.raises(ValueError, match='3 channel') as error:
+        _load_first(dataset)
+    assert path in str(error.value) and 'expected 4' in str(error.value)
+
+
+def test_label_value_outside_classes(mfnet_copy):
+    stem = _first_stem(mfnet_copy)
+    path = osp.join(mfnet_copy, 'labels', stem + '.png')
+    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    label[0, :5] = 12
+    label[1, :5] = 255  # ignore_index stays allowed
+    cv2.imwrite(path, label)
+    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    with pytest.raises(ValueError, match=r'\[12\]') as error:
+        _load_first(dataset)
+    assert path in str(error.value) and '0..8' in str(error.value)
+
+
+def test_label_size_differs_from_image(mfnet_copy):
+    stem = _first_stem(mfnet_copy)
+    path = osp.join(mfnet_copy, 'labels', stem + '.png')
+    cv2.imwrite(path, cv2.imread(path, cv2.IMREAD_UNCHANGED)[:-4])
+    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    with pytest.raises(ValueError, match='same size') as error:
+        _load_first(dataset)
+    assert path in str(error.value)
+
+
+def test_empty_split_file(mfnet_copy):
+    path = osp.join(mfnet_copy, 'train.txt')
+    open(path, 'w').close()
+    with pytest.raises(ValueError, match='lists no images') as error:
+        MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    assert path in str(error.value)
+
+
+def test_missing_split_file(mfnet_copy):
+    with pytest.raises(FileNotFoundError, match='nope.txt'):
+        MFNetDataset(data_root=str(mfnet_copy), split='nope.txt')
+
+
+def test_corrupt_png(mfnet_copy):
+    stem = _first_stem(mfnet_copy)
+    path = osp.join(mfnet_copy, 'images', stem + '.png')
+    data = open(path, 'rb').read()
+    open(path, 'wb').write(data[:64])
+    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    with pytest.raises(ValueError, match='could not be decoded') as error:
+        _load_first(dataset)
+    assert path in str(error.value)
+
+
+@pytest.mark.parametrize('dataset_cls', [MFNetDataset, FMBDataset])
+def test_unreadable_data_root(tmp_path, dataset_cls):
+    missing = str(tmp_path / 'no_such_root')
+    with pytest.raises(FileNotFoundError, match='data_root') as error:
+        dataset_cls(data_root=missing)
+    assert missing in str(error.value)
+
+
+def test_fmb_empty_visible_folder(fmb_copy):
+    visible = osp.join(fmb_copy, 'test', 'Visible')
+    for name in os.listdir(visible):
+        os.remove(osp.join(visible, name))
+    with pytest.raises(ValueError, match='holds no') as error:
+        FMBDataset(data_root=str(fmb_copy), split='test')
+    assert visible in str(error.value)
+
+
+
+
+def test_colour_label_png_is_rejected(mfnet_copy):
+    stem = _first_stem(mfnet_copy)
+    path = osp.join(mfnet_copy, 'labels', stem + '.png')
+    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(path, np.dstack([label] * 3))
+    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    with pytest.raises(ValueError, match='single-channel') as error:
+        _load_first(dataset)
+    assert path in str(error.value)
+
+
+# --- Model settings that do not fit the data (DatasetModelCheckHook,
+# --- SAMPromptHead checkpoints), issue 8.
+
+FCN_CONFIG = 'configs/baselines/fcn_tiny_rgbt_demo.py'
+
+
+def _packed_batch(data_root: str) -> dict:
+    """One collated training batch of the real loading pipeline."""
+    from mmengine.dataset import pseudo_collate
+    from mmseg.datasets.transforms import PackSegInputs
+    dataset = MFNetDataset(
+        data_root=data_root, split='train.txt',
+        pipeline=LOADING + [dict(type='PackSegInputs',
+                                 meta_keys=PackSegInputs().meta_keys +
+                                 ('modality_channels', ))])
+    return pseudo_collate([dataset[0]])
+
+
+def _model_with(**parts):
+    import torch.nn as nn
+    model = nn.Module()
+    for name, module in parts.items():
+        setattr(model, name, module)
+    return model
+
+
+def test_modality_channels_not_matching_the_data(mfnet_demo_root):
+    from fusionsam_mmseg.engine.hooks.dataset_model_check_hook import \
+        check_input_channels
+    from fusionsam_mmseg.models.backbones.lstg import LSTG
+    batch = _packed_batch(mfnet_demo_root)
+    image = batch['data_samples'][0].img_path
+    model = _model_with(backbone=LSTG(modality_channels=(3, 3),
+                                      embed_dims=8, base_channels=8,
+                                      num_codes=8))
+    with pytest.raises(ValueError) as error:
+        check_input_channels(model, batch, 'train_dataloader')
+    message = str(error.value)
+    assert 'model.backbone.modality_channels=(3, 3)' in message
+    assert 'modality_channels=(3, 1)' in message and image in message
+    # The backbone itself names the setting when it is called directly.
+    with pytest.raises(ValueError, match=r'modality_channels=\(3, 3\)'):
+        model.backbone(batch['inputs'][0][None].float())
+
+
+def test_preprocessor_mean_not_matching_the_channels(mfnet_demo_root):
+    from mmseg.models import SegDataPreProcessor
+
+    from fusionsam_mmseg.engine.hooks.dataset_model_check_hook import \
+        check_input_channels
+    batch = _packed_batch(mfnet_demo_root)
+    model = _model_with(data_preprocessor=SegDataPreProcessor(
+        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]))
+    with pytest.raises(ValueError, match='model.data_preprocessor.mean') \
+            as error:
+        check_input_channels(model, batch, 'train_dataloader')
+    assert batch['data_samples'][0].img_path in str(error.value)
+    assert '4 channels' in str(error.value)
+
+
+def _fcn_runner(data_root: str, work_dir: str, **options):
+    import uuid
+
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from conftest import REPO_ROOT
+    cfg = Config.fromfile(osp.join(REPO_ROOT, FCN_CONFIG))
+    name = f'bad_input_{uuid.uuid4().hex[:8]}'
+    cfg.merge_from_dict({
+        'work_dir': work_dir, 'experiment_name': name,
+        'visualizer.name': name,
+        **{f'{loader}.dataset.data_root': data_root
+           for loader in ('train_dataloader', 'val_dataloader',
+                          'test_dataloader')},
+        **options})
+    return Runner.from_cfg(cfg)
+
+
+@pytest.mark.parametrize('stage', ['train', 'test'])
+def test_num_classes_not_matching_the_dataset(mfnet_demo_root, tmp_path,
+                                              stage):
+    runner = _fcn_runner(mfnet_demo_root, str(tmp_path),
+                         **{'model.decode_head.num_classes': 5})
+    with pytest.raises(ValueError) as error:
+        getattr(runner, stage)()
+    message = str(error.value)
+    assert 'model.decode_head.num_classes=5' in message
+    assert 'MFNetDataset' in message and mfnet_demo_root in message
+    assert f'{stage}_dataloader' in message and '9 classes' in message
+    assert not [f for f in os.listdir(tmp_path) if f.endswith('.pth')]
+
+
+def _tiny_sam_state_dict(embed_dim: int) -> dict:
+    """An official-layout (image_encoder.* ...) SAM state dict, tiny."""
+    from fusionsam_mmseg.models.utils.sam_builder import (
+        build_class_token_mask_decoder, build_sam_image_encoder,
+        build_sam_prompt_encoder, resolve_sam_architecture)
+    arch = resolve_sam_architecture('custom', _tiny_sam_cfg(embed_dim))
+    parts = dict(image_encoder=build_sam_image_encoder(arch, 64),
+                 prompt_encoder=build_sam_prompt_encoder(arch, 64),
+                 mask_decoder=build_class_token_mask_decoder(arch, 4))
+    return {f'{part}.{key}': value for part, module in parts.items()
+            for key, value in module.state_dict().items()}
+
+
+def _tiny_sam_cfg(embed_dim: int) -> dict:
+    return dict(embed_dim=embed_dim, depth=2, num_heads=2,
+                global_attn_indexes=(1, ), window_size=2, patch_size=8,
+                prompt_embed_dim=16, decoder_mlp_dim=32, decoder_num_heads=2,
+                iou_head_hidden_dim=16)
+
+
+def _tiny_sam_head(checkpoint: str, embed_dim: int):
+    from fusionsam_mmseg.models.decode_heads.sam_prompt_head import \
+        SAMPromptHead
+    return SAMPromptHead(
+        in_channels=8, num_classes=9, sam_type='custom',
+        encoder_cfg=_tiny_sam_cfg(embed_dim), image_size=64,
+        checkpoint=checkpoint)
+
+
+def test_sam_checkpoint_of_another_size(tmp_path):
+    import torch
+    path = str(tmp_path / 'sam_embed32.pth')
+    torch.save(_tiny_sam_state_dict(embed_dim=32), path)
+    _tiny_sam_head(path, embed_dim=32).init_weights()  # same size: loads
+    head = _tiny_sam_head(path, embed_dim=16)
+    with pytest.raises(ValueError) as error:
+        head.init_weights()
+    message = str(error.value)
+    assert path in message and 'image_encoder.' in message
+    assert 'sam_type' in message

@@ -1,0 +1,175 @@
+"""Every config builds; the paper configs carry the paper's settings; the
+ViT-H config refuses to train without the SAM checkpoint."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+import fusionsam_mmseg  # noqa: F401  (registers the components)
+from mmseg.registry import DATASETS, MODELS
+
+from conftest import REPO_ROOT, run_tool
+
+CONFIGS = sorted(
+    osp.relpath(path, REPO_ROOT)
+    for path in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'),
+                          recursive=True)
+    if '_base_' not in path)
+PAPER_CONFIGS = [
+    f'configs/fusionsam_vit{size}_{data}.py' for size in 'blh'
+    for data in ('mfnet', 'fmb')
+]
+ABLATIONS = sorted(
+    osp.relpath(path, REPO_ROOT)
+    for path in glob.glob(osp.join(REPO_ROOT, 'configs', 'ablations', '*')))
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def _uses_official_sam(cfg: Config) -> bool:
+    head = cfg.model.get('decode_head', {})
+    return head.get('type') == 'SAMPromptHead' and \
+        head.get('sam_type') != 'custom'
+
+
+def _point_data_at_demo(cfg: Config, roots: dict) -> None:
+    for loader in LOADERS:
+        dataset = cfg[loader].dataset
+        dataset.data_root = roots[dataset.type]
+
+
+@pytest.fixture(scope='module')
+def demo_roots(mfnet_demo_root, fmb_demo_root):
+    return dict(MFNetDataset=mfnet_demo_root, FMBDataset=fmb_demo_root)
+
+
+def test_config_list_covers_the_paper_and_ablations():
+    for name in PAPER_CONFIGS + [
+            'configs/fusionsam_tiny_demo.py',
+            'configs/mixing/lstg_fmp_fcnhead_demo.py',
+            'configs/mixing/resnet18_samprompthead_demo.py'
+    ]:
+        assert name in CONFIGS
+    assert len(ABLATIONS) == 4
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_builds_model_and_datasets(config, demo_roots):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    if _uses_official_sam(cfg):
+        # Official SAM sizes (up to 636M parameters) are built on the meta
+        # device here: every module is constructed, no memory is allocated.
+        # The ViT-H training test below builds one for real.
+        with torch.device('meta'):
+            model = MODELS.build(cfg.model)
+    else:
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+    assert model.with_decode_head
+    _point_data_at_demo(cfg, demo_roots)
+    for loader in LOADERS:
+        dataset = DATASETS.build(cfg[loader].dataset)
+        sample = dataset[0]
+        assert sample['inputs'].shape[0] == 4, loader
+        assert tuple(sample['data_samples'].modality_channels) == (3, 1)
+
+
+@pytest.mark.parametrize('config', PAPER_CONFIGS)
+def test_paper_settings_at_top_level(config):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    size = config.split('_vit')[1][0]
+    assert cfg.sam_type == f'vit_{size}'
+    assert cfg.max_epochs == cfg.train_cfg.max_epochs == 100
+    assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+    assert cfg.train_dataloader.sampler.type == 'DefaultSampler'
+    assert cfg.batch_size == cfg.train_dataloader.batch_size == 4
+    optimizer = cfg.optim_wrapper.optimizer
+    assert optimizer.type == 'Adam' and optimizer.lr == cfg.lr == 1e-4
+    assert optimizer.weight_decay == cfg.weight_decay == 1e-3
+    assert cfg.use_amp and cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.dtype == 'bfloat16'
+    head = cfg.model.decode_head
+    assert head.sam_type == cfg.sam_type
+    assert head.checkpoint == cfg.sam_checkpoint
+    assert osp.basename(head.checkpoint).startswith(f'sam_vit_{size}_')
+    assert head.num_points == cfg.num_points == 10
+    assert head.use_box is cfg.use_box is True
+    assert cfg.model.backbone.num_downsamples == 2  # 4x downsampled tokens
+    assert head.num_classes == (9 if 'mfnet' in config else 15)
+
+
+def test_ablations_change_only_what_they_name():
+    for config in ABLATIONS:
+        cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+        name = osp.basename(config)
+        for suffix in ('_no_lstg.py', '_concat.py'):
+            name = name.replace(suffix, '.py')
+        base = Config.fromfile(osp.join(REPO_ROOT, 'configs', name))
+        if config.endswith('no_lstg.py'):
+            assert cfg.model.backbone.quantize is False
+            assert base.model.backbone.quantize is True
+            assert cfg.model.neck == base.model.neck
+        else:
+            assert config.endswith('concat.py')
+            assert cfg.model.neck.type == 'ConcatFusion'
+            assert cfg.model.backbone == base.model.backbone
+        assert cfg.model.decode_head == base.model.decode_head
+
+
+def test_fp32_switch(tmp_path):
+    source = open(osp.join(REPO_ROOT, 'configs',
+                           'fusionsam_vith_mfnet.py')).read()
+    assert source.count('use_amp = True') == 1
+    fp32 = tmp_path / 'fusionsam_vith_mfnet_fp32.py'
+    fp32.write_text(
+        source.replace('use_amp = True', 'use_amp = False').replace(
+            "'./_base_/", f"'{REPO_ROOT}/configs/_base_/"))
+    cfg = Config.fromfile(str(fp32))
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    assert 'dtype' not in cfg.optim_wrapper
+    assert cfg.model.decode_head.encoder_autocast is None
+
+
+def test_vith_model_structure():
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'fusionsam_vith_mfnet.py'))
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    encoder = model.decode_head.image_encoder
+    num_params = sum(p.numel() for p in encoder.parameters())
+    assert 630e6 < num_params < 640e6  # SAM ViT-H image encoder
+    model.train()
+    assert not encoder.training
+    assert not any(p.requires_grad for p in encoder.parameters())
+
+
+@pytest.mark.slow
+def test_vith_training_refuses_to_start_without_sam_checkpoint(
+        tmp_path, mfnet_demo_root):
+    # AMP needs CUDA, so this CPU run trains in fp32 (`use_amp = False`);
+    # everything else is the shipped ViT-H config, data on the demo set.
+    source = open(osp.join(REPO_ROOT, 'configs',
+                           'fusionsam_vith_mfnet.py')).read()
+    config = tmp_path / 'fusionsam_vith_mfnet.py'
+    config.write_text(
+        source.replace('use_amp = True', 'use_amp = False').replace(
+            "'./_base_/", f"'{REPO_ROOT}/configs/_base_/"))
+    options = [
+        f'{loader}.dataset.data_root={mfnet_demo_root}' for loader in LOADERS
+    ] + ['train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+         'test_dataloader.num_workers=0',
+         'train_dataloader.persistent_workers=False',
+         'val_dataloader.persistent_workers=False',
+         'test_dataloader.persistent_workers=False']
+    result = run_tool([
+        'tools/train.py',
+        str(config), '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *options
+    ], check=False)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "SAM checkpoint 'checkpoints/sam/sam_vit_h_4b8939.pth' does " \
+        'not exist' in log
+    assert 'download_sam_checkpoints.py' in log
+    assert 'Iter(train)' not in log

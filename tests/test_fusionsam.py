@@ -1,0 +1,175 @@
+"""FusionSAM segmentor: shapes, losses, frozen encoder, prediction extras,
+and the tiny demo trained with the stock tools (fused vs single modality)."""
+import copy
+import glob
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import PixelData
+
+import fusionsam_mmseg  # noqa: F401  (registers the components)
+from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from conftest import REPO_ROOT, run_tool
+
+TINY_CONFIG = osp.join(REPO_ROOT, 'configs', 'fusionsam_tiny_demo.py')
+
+
+def _model_cfg(num_classes=9, **overrides):
+    cfg = copy.deepcopy(Config.fromfile(TINY_CONFIG).model)
+    cfg.decode_head.num_classes = num_classes
+    cfg.update(overrides)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def tiny_model():
+    torch.manual_seed(0)
+    model = MODELS.build(_model_cfg())
+    model.init_weights()
+    return model
+
+
+def _samples(labels, ori_shape=None, modality_channels=(3, 1), **meta):
+    samples = []
+    for label in labels:
+        shape = tuple(label.shape)
+        sample = SegDataSample(
+            metainfo=dict(
+                img_shape=shape,
+                pad_shape=shape,
+                ori_shape=ori_shape or shape,
+                padding_size=[0, 0, 0, 0],
+                modality_channels=modality_channels,
+                **meta))
+        sample.gt_sem_seg = PixelData(data=label[None].long())
+        samples.append(sample)
+    return samples
+
+
+def _batch(batch, height, width, num_classes=9, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(batch, 4, height, width, generator=generator)
+    labels = torch.randint(0, num_classes, (batch, height, width),
+                           generator=generator)
+    labels[:, :2] = 255
+    return inputs, labels
+
+
+@pytest.mark.parametrize(
+    'num_classes, size', [(9, (48, 64)), (15, (60, 80))],
+    ids=['mfnet-like', 'fmb-like'])
+def test_loss_and_predict_shapes(num_classes, size):
+    torch.manual_seed(0)
+    model = MODELS.build(_model_cfg(num_classes))
+    model.init_weights()
+    inputs, labels = _batch(2, *size, num_classes)
+    losses = model.loss(inputs, _samples(labels))
+    for key in ('decode.loss_ce', 'backbone.loss_vq', 'backbone.loss_recon',
+                'loss_fusion_mask', 'loss_fusion_image'):
+        assert torch.isfinite(losses[key]) and losses[key].dim() == 0, key
+    assert 'backbone.perplexity_rgb' in losses
+
+    model.eval()
+    ori_shape = (size[0] * 2, size[1] * 2)
+    with torch.no_grad():
+        results = model.predict(inputs, _samples(labels, ori_shape))
+        logits = model._forward(inputs)
+    assert logits.shape[:2] == (2, num_classes)
+    for result in results:
+        assert result.seg_logits.data.shape == (num_classes, *ori_shape)
+        assert result.pred_sem_seg.data.shape == (1, *ori_shape)
+        fused = result.fused_image.data
+        assert fused.shape == (3, *ori_shape)
+        assert fused.min() >= 0 and fused.max() <= 1
+
+
+def test_predict_without_data_samples(tiny_model):
+    tiny_model.eval()
+    with torch.no_grad():
+        results = tiny_model.predict(torch.randn(1, 4, 32, 40))
+    assert results[0].pred_sem_seg.data.shape[0] == 1
+    assert results[0].fused_image.data.shape == (3, 32, 40)
+
+
+def test_fused_image_follows_padding_and_flip(tiny_model):
+    tiny_model.eval()
+    inputs = torch.randn(1, 4, 32, 40)
+    with torch.no_grad():
+        fused = tiny_model.extract_feat(inputs)[2]
+    meta = dict(padding_size=[0, 8, 0, 4], flip=True,
+                flip_direction='horizontal', ori_shape=(28, 32))
+    restored = tiny_model._restore_geometry(fused, meta)
+    torch.testing.assert_close(restored, fused[..., :28, :32].flip(-1))
+
+
+def test_encoder_frozen_and_trainable_parts_get_gradients(tiny_model):
+    model = tiny_model
+    model.train()
+    head = model.decode_head
+    assert not head.image_encoder.training
+    assert head.prompt_encoder.training and model.neck.training
+    model.zero_grad()
+    inputs, labels = _batch(2, 48, 64)
+    losses = model.loss(inputs, _samples(labels))
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert all(p.grad is None for p in head.image_encoder.parameters())
+    assert all(not p.requires_grad for p in head.image_encoder.parameters())
+    for name, module in [('backbone', model.backbone), ('neck', model.neck),
+                         ('prompt_encoder', head.prompt_encoder),
+                         ('mask_decoder', head.mask_decoder)]:
+        grads = [p.grad for p in module.parameters() if p.requires_grad]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads), name
+    neck_missing = [n for n, p in model.neck.named_parameters()
+                    if p.grad is None]
+    assert not neck_missing
+
+
+def test_modality_channels_mismatch_is_reported(tiny_model):
+    inputs, labels = _batch(1, 32, 32)
+    with pytest.raises(ValueError, match=r'modality_channels=\(3, 2\)'):
+        tiny_model.loss(inputs, _samples(labels, modality_channels=(3, 2)))
+    with pytest.raises(ValueError, match='inputs have 3 channels'):
+        tiny_model.loss(inputs[:, :3], _samples(labels))
+
+
+def test_zeroed_modality_hides_it_from_the_model():
+    torch.manual_seed(0)
+    model = MODELS.build(_model_cfg(zeroed_modalities=(1, )))
+    model.init_weights()
+    model.eval()
+    inputs, labels = _batch(1, 32, 40)
+    other = inputs.clone()
+    other[:, 3] = torch.randn(1, 32, 40)
+    with torch.no_grad():
+        first = model.predict(inputs, _samples(labels))[0]
+        second = model.predict(other, _samples(labels))[0]
+    torch.testing.assert_close(first.seg_logits.data, second.seg_logits.data)
+    prepared = model._prepare_inputs(inputs, None)
+    torch.testing.assert_close(prepared[:, :3], inputs[:, :3])
+    assert model.to_unit_range(prepared)[:, 3].abs().max() == 0
+    with pytest.raises(ValueError, match='zeroed_modalities'):
+        MODELS.build(_model_cfg(zeroed_modalities=(2, )))
+
+
+def test_fusion_mask_target_is_any_labelled_object(tiny_model):
+    labels = torch.tensor([[[0, 3], [255, 7]]])
+    perfect = torch.tensor([[[[-20.0, 20.0], [0.0, 20.0]]]])
+    wrong = -perfect
+    samples = _samples(labels)
+    good = tiny_model._fusion_mask_losses(perfect, samples)
+    bad = tiny_model._fusion_mask_losses(wrong, samples)
+    assert good['loss_fusion_mask'] < 1e-6 < bad['loss_fusion_mask']
+
+
+def test_to_unit_range_inverts_the_preprocessor(tiny_model):
+    raw = torch.randint(0, 256, (1, 4, 4, 4)).float()
+    preprocessor = tiny_model.data_preprocessor
+    normalized = (raw - preprocessor.mean) / preprocessor.std
+    torch.testing.assert_close(
+        tiny_model.to_unit_range(normalized), raw / 255.0)

@@ -1,0 +1,230 @@
+"""LSTG backbone and its vector quantizer."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import fusionsam_mmseg  # noqa: F401  (registers the components)
+from fusionsam_mmseg.models.backbones.lstg import LSTG
+from fusionsam_mmseg.models.losses import VQLoss
+from fusionsam_mmseg.models.utils.vector_quantizer import VectorQuantizer
+
+TINY = dict(embed_dims=16, base_channels=8, num_codes=32)
+
+
+def tiny_lstg(**kwargs) -> LSTG:
+    return LSTG(**{**TINY, **kwargs})
+
+
+def smooth_images(batch: int, channels: int, size: int) -> torch.Tensor:
+    """Low-frequency images (upsampled noise), roughly unit variance."""
+    coarse = torch.randn(batch, channels, size // 4, size // 4)
+    return F.interpolate(
+        coarse, size=(size, size), mode='bilinear', align_corners=False)
+
+
+def test_forward_two_modalities_gives_one_token_map_each():
+    lstg = tiny_lstg(modality_channels=(3, 1))
+    tokens = lstg(torch.randn(2, 4, 32, 48))
+    assert isinstance(tokens, tuple) and len(tokens) == 2
+    assert all(t.shape == (2, 16, 8, 12) for t in tokens)
+
+
+@pytest.mark.parametrize('share_encoder', [False, True])
+def test_forward_three_modalities(share_encoder):
+    lstg = tiny_lstg(
+        modality_channels=(3, 1, 2),
+        num_downsamples=1,
+        share_encoder=share_encoder)
+    tokens = lstg(torch.randn(1, 6, 16, 16))
+    assert len(tokens) == 3
+    assert all(t.shape == (1, 16, 8, 8) for t in tokens)
+    assert len(lstg.encoders) == (1 if share_encoder else 3)
+
+
+def test_modality_channels_not_matching_input_is_a_clear_error():
+    lstg = tiny_lstg(modality_channels=(3, 1))
+    with pytest.raises(ValueError, match=r'modality_channels=\(3, 1\) sums '
+                       r'to 4 channels.*\(2, 3, 16, 16\)'):
+        lstg(torch.randn(2, 3, 16, 16))
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match='modality_names'):
+        tiny_lstg(modality_channels=(3, 1), modality_names=('rgb', ))
+    with pytest.raises(ValueError, match='frozen_stages'):
+        tiny_lstg(frozen_stages=5)
+    with pytest.raises(ValueError, match='channel_multipliers'):
+        tiny_lstg(channel_multipliers=(1, 2))
+
+
+def test_loss_returns_tokens_losses_and_stats():
+    lstg = tiny_lstg(
+        modality_names=('rgb', 'thermal'),
+        loss_adv=dict(
+            type='AdversarialLoss',
+            discriminator=dict(
+                type='PatchDiscriminator', base_channels=8, num_layers=2)))
+    inputs = torch.randn(2, 4, 32, 32)
+    tokens, losses = lstg.loss(inputs)
+    assert [t.shape for t in tokens] == [(2, 16, 8, 8)] * 2
+    assert {'loss_vq', 'loss_recon', 'loss_adv_g', 'loss_adv_d',
+            'perplexity_rgb', 'code_usage_thermal'} <= set(losses)
+    assert lstg.loss_adv.discriminator.layers[0].conv.in_channels == 4
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    assert torch.isfinite(total)
+    total.backward()
+    assert lstg.decoders[1].layers[0].weight.grad is not None
+
+
+def test_odd_input_sizes_reconstruct_at_input_size():
+    lstg = tiny_lstg()
+    assert lstg.reconstruct(torch.randn(1, 4, 30, 42)).shape == (1, 4, 30,
+                                                                 42)
+
+
+def test_without_quantization_tokens_are_continuous_latents():
+    lstg = tiny_lstg(quantize=False)
+    tokens, losses = lstg.loss(torch.randn(1, 4, 16, 16))
+    assert not hasattr(lstg, 'quantizers')
+    assert 'loss_vq' not in losses and 'loss_recon' in losses
+    assert tokens[0].shape == (1, 16, 4, 4)
+
+
+def test_freeze_makes_a_fixed_tokenizer():
+    lstg = tiny_lstg(freeze=True)
+    lstg.train()
+    assert not any(p.requires_grad for p in lstg.parameters())
+    assert not lstg.quantizers[0].training
+    assert not hasattr(lstg, 'decoders')
+    tokens, losses = lstg.loss(torch.randn(1, 4, 16, 16))
+    assert not any(k.startswith('loss') for k in losses)
+    assert 'perplexity_m0' in losses
+
+
+def test_frozen_stages_freeze_stems_and_first_stages():
+    lstg = tiny_lstg(frozen_stages=1)
+    lstg.train()
+    encoder = lstg.encoders[0]
+    assert not any(p.requires_grad for p in lstg.stems.parameters())
+    assert not any(p.requires_grad for p in encoder.stages[0].parameters())
+    assert all(p.requires_grad for p in encoder.stages[1].parameters())
+    assert not encoder.stages[0].training and encoder.stages[1].training
+
+
+def test_pretrained_stage1_weights_load_with_backbone_prefix(tmp_path):
+    source = tiny_lstg()
+    checkpoint = tmp_path / 'stage1.pth'
+    torch.save(
+        {
+            'state_dict': {
+                f'backbone.{k}': v
+                for k, v in source.state_dict().items()
+            }
+        }, checkpoint)
+    target = tiny_lstg(
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(checkpoint),
+            prefix='backbone.'))
+    target.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+
+
+def test_quantizer_output_is_the_nearest_codebook_row():
+    quantizer = VectorQuantizer(num_codes=8, embed_dims=4).eval()
+    latents = torch.randn(2, 4, 3, 5)
+    output = quantizer(latents)
+    flat_out = output.quantized.permute(0, 2, 3, 1).reshape(-1, 4)
+    flat_in = latents.permute(0, 2, 3, 1).reshape(-1, 4)
+    nearest = torch.cdist(flat_in, quantizer.codebook).argmin(dim=1)
+    assert torch.equal(output.indices.flatten(), nearest)
+    assert torch.allclose(flat_out, quantizer.codebook[nearest], atol=1e-6)
+    assert 1.0 <= float(output.perplexity) <= 8.0
+
+
+def test_straight_through_gradient_reaches_the_encoder():
+    latents = torch.randn(1, 4, 3, 3, requires_grad=True)
+    VectorQuantizer(num_codes=8, embed_dims=4).eval()(latents)\
+        .quantized.sum().backward()
+    assert torch.equal(latents.grad, torch.ones_like(latents))
+
+    lstg = tiny_lstg().eval()
+    tokens = lstg(torch.randn(1, 4, 16, 16))
+    tokens[0].pow(2).sum().backward()
+    stem_grad = lstg.stems[0].weight.grad
+    assert stem_grad is not None and stem_grad.abs().sum() > 0
+
+
+def test_learned_codebook_gets_gradient_from_vq_loss_on_used_codes():
+    quantizer = VectorQuantizer(num_codes=8, embed_dims=4, use_ema=False)
+    quantizer.eval()
+    latents = torch.randn(1, 4, 1, 2)
+    output = quantizer(latents)
+    VQLoss()(latents, output.codes).backward()
+    used = output.indices.flatten().unique()
+    rows_with_grad = quantizer.codebook.grad.abs().sum(1).nonzero().flatten()
+    assert torch.equal(rows_with_grad, used)
+
+
+def _initialized_ema_quantizer(codebook, **kwargs):
+    quantizer = VectorQuantizer(
+        num_codes=codebook.shape[0], embed_dims=codebook.shape[1], **kwargs)
+    quantizer.codebook.copy_(codebook)
+    quantizer.ema_code_sum.copy_(codebook)
+    quantizer.initialized.fill_(1)
+    return quantizer.train()
+
+
+def test_ema_update_moves_used_codes_toward_their_vectors():
+    codebook = torch.tensor([[0., 0.], [10., 10.], [-10., 10.], [10., -10.]])
+    quantizer = _initialized_ema_quantizer(
+        codebook, ema_decay=0.9, restart_dead_codes=False)
+    target = torch.tensor([1.0, 1.0])
+    latents = (target + 0.01 * torch.randn(6, 2)).t().reshape(1, 2, 2, 3)
+    output = quantizer(latents)
+    assert (output.indices == 0).all()
+    assert torch.dist(quantizer.codebook[0], target) < torch.dist(
+        codebook[0], target) - 0.05
+    assert torch.allclose(quantizer.codebook[1:], codebook[1:], atol=1e-3)
+
+
+def test_dead_codes_are_restarted_from_batch_vectors():
+    codebook = torch.tensor([[0., 0.], [1., 1.], [-1., 1.], [100., 100.]])
+    quantizer = _initialized_ema_quantizer(
+        codebook, ema_decay=0.9, dead_code_threshold=0.5)
+    quantizer.ema_cluster_size.copy_(torch.tensor([5.0, 5.0, 5.0, 0.3]))
+    latents = torch.randn(1, 2, 4, 4) * 0.3
+    quantizer(latents)
+    vectors = latents.permute(0, 2, 3, 1).reshape(-1, 2)
+    restarted = quantizer.codebook[3]
+    assert torch.isclose(vectors, restarted).all(dim=1).any()
+    assert float(quantizer.ema_cluster_size[3]) == 1.0
+
+
+def test_first_training_batch_initializes_the_codebook():
+    quantizer = VectorQuantizer(
+        num_codes=8, embed_dims=3, use_ema=False).train()
+    latents = torch.randn(2, 3, 4, 4)
+    quantizer(latents)
+    vectors = latents.permute(0, 2, 3, 1).reshape(-1, 3)
+    codes_from_batch = [
+        torch.isclose(vectors, code, atol=1e-5).all(dim=1).any()
+        for code in quantizer.codebook
+    ]
+    assert all(codes_from_batch) and int(quantizer.initialized) == 1
+
+
+def test_tiny_lstg_overfits_one_batch():
+    torch.manual_seed(0)
+    lstg = tiny_lstg(num_codes=64, loss_vq=dict(type='VQLoss', beta=0.25))
+    inputs = smooth_images(2, 4, 16)
+    optimizer = torch.optim.Adam(lstg.parameters(), lr=3e-3)
+    recon_losses = []
+    for _ in range(300):
+        _, losses = lstg.loss(inputs)
+        total = sum(v for k, v in losses.items() if k.startswith('loss'))
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        recon_losses.append(float(losses['loss_recon']))
+    assert min(recon_losses[-10:]) * 5 <= recon_losses[0]

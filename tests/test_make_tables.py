@@ -1,0 +1,200 @@
+"""tools/analysis/make_tables.py: published rows verbatim, ours in place."""
+import csv
+import glob
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+import torch
+
+from conftest import REPO_ROOT, run_tool
+
+TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'make_tables.py')
+DEMO_CONFIG = 'configs/fusionsam_tiny_demo.py'
+
+# DESIGN.md §4, pasted as text (independent of published.py).
+MFNET_PUBLISHED = """\
+EGFNet 97.7 87.6 69.8 58.8 42.8 33.8 7.3 48.3 47.1 54.8
+SegMiF 98.1 87.8 71.4 63.2 47.5 31.1 0.0 48.9 50.3 56.1
+EAEFNet 97.6 87.6 72.6 63.8 48.6 35.0 14.2 52.4 58.3 58.9
+LASNet 97.4 84.2 67.1 56.9 41.1 39.6 18.9 48.8 40.1 54.9
+SFAF-MA 97.0 88.1 73.0 61.3 45.6 29.5 5.5 45.7 53.8 55.5
+ECFNet 98.0 85.7 73.5 59.7 45.7 36.7 4.0 47.4 55.1 56.2
+MRFS 98.6 89.4 75.4 65.0 49.0 37.2 5.4 53.1 58.8 59.1
+FusionSAM_(paper) 98.8 89.8 74.0 75.8 69.6 60.2 0.0 37.8 61.4 63.0"""
+FMB_PUBLISHED = """\
+EGFNet 77.4 63.0 17.1 25.2 66.6 77.2 83.5 41.5 47.3
+SegMiF 78.7 65.5 42.4 35.6 71.7 80.1 85.1 35.7 58.5
+EAEFNet 79.7 61.6 22.5 34.3 74.6 82.3 86.6 46.2 58.0
+LASNet 73.2 58.3 33.1 32.6 68.5 80.8 83.4 41.0 55.7
+SFAF-MA 73.0 55.7 14.3 13.6 54.2 73.0 78.9 38.1 42.7
+ECFNet 80.0 63.1 12.8 40.6 71.9 81.4 84.4 44.6 52.5
+MRFS 76.2 71.3 34.4 50.1 75.8 85.4 87.0 53.6 61.2
+FusionSAM_(paper) 80.1 52.8 45.9 43.7 46.4 85.5 88.4 50.8 61.8"""
+MFNET_CLASSES = ['unlabeled', 'car', 'person', 'bike', 'curve', 'car_stop',
+                 'guardrail', 'color_cone', 'bump']
+FMB_CLASSES = ['unlabeled', 'Road', 'Sidewalk', 'Building', 'Lamp', 'Sign',
+               'Vegetation', 'Sky', 'Person', 'Car', 'Truck', 'Bus',
+               'Motorcycle', 'Bicycle', 'Pole']
+
+
+@pytest.fixture(scope='module')
+def make_tables():
+    spec = importlib.util.spec_from_file_location('make_tables', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _markdown_rows(published: str):
+    """'| Method | v1 | ... |' lines of the pasted published rows."""
+    rows = []
+    for line in published.splitlines():
+        method, *values = line.split()
+        rows.append('| ' + ' | '.join([method.replace('_', ' '), *values]) +
+                    ' |')
+    return rows
+
+
+def _write_json(path, classes, iou, miou, **extra):
+    """A results json as tools/test.py writes it with PerClassIoUMetric."""
+    record = dict(aAcc=90.0, mIoU=miou, mAcc=70.0, data_time=0.01, time=0.1)
+    for name, value in zip(classes, iou):
+        record[f'IoU.{name}'] = value
+        record[f'Acc.{name}'] = 50.0
+    record.update(extra)
+    path.write_text(json.dumps(record))
+    return str(path)
+
+
+def _row(table_text: str, label: str) -> str:
+    matches = [line for line in table_text.splitlines()
+               if line.startswith(f'| {label} |')]
+    assert len(matches) == 1, f'row {label!r} not found once in\n{table_text}'
+    return matches[0]
+
+
+def test_mfnet_table_published_rows_and_ours(make_tables, tmp_path):
+    iou = [97.12, 80.55, 60.01, 50.0, 41.26, 30.0, float('nan'), 20.0, 9.94]
+    results = _write_json(tmp_path / 'mfnet.json', MFNET_CLASSES, iou, 48.61)
+    out = tmp_path / 'tables'
+    assert make_tables.main(['--mfnet', results, '--out', str(out)]) == 0
+
+    text = (out / 'mfnet.md').read_text()
+    for row in _markdown_rows(MFNET_PUBLISHED):
+        assert row in text
+    ours = _row(text, 'FusionSAM (this run)')
+    assert ours == ('| FusionSAM (this run) | 97.1 | 80.5 | 60.0 | 50.0 | '
+                    '41.3 | 30.0 | — | 20.0 | 9.9 | 48.6 |')
+
+    with open(out / 'mfnet.csv', newline='', encoding='utf-8') as file:
+        rows = list(csv.DictReader(file))
+    assert [r['Method'] for r in rows][-1] == 'FusionSAM (this run)'
+    assert rows[0]['Method'] == 'EGFNet' and rows[0]['guardrail'] == '7.3'
+    assert float(rows[-1]['car']) == 80.55 and rows[-1]['guardrail'] == '—'
+    assert rows[-1]['Source'] == results
+
+    tex = (out / 'mfnet.tex').read_text()
+    assert r'car\_stop' in tex and r'\toprule' in tex
+    assert 'FusionSAM (this run) & 97.1 & 80.5' in tex
+    png = (out / 'mfnet_iou.png').read_bytes()
+    assert png.startswith(b'\x89PNG') and len(png) > 5000
+
+
+def test_fmb_columns_map_to_dataset_classes(make_tables, tmp_path):
+    iou = [float(10 + index) for index in range(len(FMB_CLASSES))]
+    # mIoU is taken from the json (all classes), not from the 8 columns.
+    results = _write_json(tmp_path / 'fmb.json', FMB_CLASSES, iou, 17.0)
+    out = tmp_path / 'tables'
+    assert make_tables.main(['--fmb', results, '--out', str(out)]) == 0
+    text = (out / 'fmb.md').read_text()
+    assert ('| Method | Car | Person | Truck | T-Lamp | T-Sign | Building | '
+            'Vegetation | Pole | mIoU |') in text
+    for row in _markdown_rows(FMB_PUBLISHED):
+        assert row in text
+    expected = [iou[FMB_CLASSES.index(name)] for name in
+                ('Car', 'Person', 'Truck', 'Lamp', 'Sign', 'Building',
+                 'Vegetation', 'Pole')] + [17.0]
+    assert _row(text, 'FusionSAM (this run)') == (
+        '| FusionSAM (this run) | ' +
+        ' | '.join(f'{value:.1f}' for value in expected) + ' |')
+
+
+def test_sam_ablation_and_day_night_cells(make_tables, tmp_path):
+    def results(name, miou):
+        return _write_json(tmp_path / f'{name}.json', MFNET_CLASSES,
+                           [miou] * 9, miou)
+
+    out = tmp_path / 'tables'
+    status = make_tables.main([
+        '--sam-mfnet', results('sam', 31.25), '--sam2-fmb',
+        results('sam2', 44.5), '--ablation-concat-fmb',
+        results('concat', 55.5), '--mfnet-night', results('night', 40.0),
+        '--out', str(out), '--run-name', 'repro'
+    ])
+    assert status == 0
+    sam = (out / 'sam_on_fused.md').read_text()
+    assert _row(sam, 'SAM') == '| SAM | 32.7 | 31.2 | 34.6 | — |'
+    assert _row(sam, 'SAM2') == '| SAM2 | 43.0 | — | 46.3 | 44.5 |'
+    assert _row(sam, 'FusionSAM') == '| FusionSAM | 63.0 | — | 61.8 | — |'
+    ablation = (out / 'ablation.md').read_text()
+    assert _row(ablation, 'concat instead of FMP') == (
+        '| concat instead of FMP | 47.3 | — | 57.6 | 55.5 |')
+    assert _row(ablation, 'w/o LSTG') == '| w/o LSTG | 35.6 | — | 41.4 | — |'
+    day_night = (out / 'mfnet_day_night.md').read_text()
+    assert _row(day_night, 'repro (night)').endswith('| 40.0 | 40.0 |')
+    assert '| repro (day) |' not in day_night
+    assert not (out / 'mfnet.md').exists()
+
+
+def test_missing_and_unsuitable_inputs_are_reported(tmp_path):
+    no_input = run_tool([TOOL, '--out', str(tmp_path)], check=False)
+    assert no_input.returncode == 2
+    assert 'no results json given' in no_input.stderr
+    assert '--mfnet' in no_input.stderr
+
+    missing = tmp_path / 'absent.json'
+    absent = run_tool([TOOL, '--mfnet', str(missing), '--out',
+                       str(tmp_path)], check=False)
+    assert absent.returncode == 2
+    assert f'{missing} (given to --mfnet) does not exist' in absent.stderr
+
+    stock = tmp_path / 'stock.json'
+    stock.write_text(json.dumps(dict(aAcc=90.0, mIoU=40.0, mAcc=50.0)))
+    no_classes = run_tool([TOOL, '--mfnet', str(stock), '--out',
+                           str(tmp_path)], check=False)
+    assert no_classes.returncode == 2
+    assert "no 'IoU.unlabeled'" in no_classes.stderr
+    assert 'PerClassIoUMetric' in no_classes.stderr
+
+
+@pytest.mark.skipif(not osp.isfile(osp.join(REPO_ROOT, DEMO_CONFIG)),
+                    reason=f'{DEMO_CONFIG} not present')
+def test_tools_test_json_feeds_the_table(mfnet_demo_root, tmp_path):
+    """tools/test.py CONFIG CKPT, then make_tables.py --mfnet <its json>."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    cfg = Config.fromfile(osp.join(REPO_ROOT, DEMO_CONFIG))
+    init_default_scope('mmseg')
+    checkpoint = tmp_path / 'random_init.pth'
+    torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()),
+               checkpoint)
+    work_dir = tmp_path / 'test_run'
+    run_tool(['tools/test.py', DEMO_CONFIG, str(checkpoint), '--work-dir',
+              str(work_dir), '--cfg-options',
+              f'test_dataloader.dataset.data_root={mfnet_demo_root}'])
+    results = glob.glob(str(work_dir / '*' / '*.json'))
+    assert len(results) == 1
+    metrics = json.loads(open(results[0]).read())
+    assert {f'IoU.{name}' for name in MFNET_CLASSES} <= set(metrics)
+
+    out = tmp_path / 'tables'
+    run_tool([TOOL, '--mfnet', results[0], '--out', str(out)])
+    text = (out / 'mfnet.md').read_text()
+    for row in _markdown_rows(MFNET_PUBLISHED):
+        assert row in text
+    ours = _row(text, 'FusionSAM (this run)')
+    assert ours.endswith(f'| {metrics["mIoU"]:.1f} |')
