@@ -48,6 +48,7 @@ train_dataloader = dict(
 val_dataloader = dict(num_workers=2)
 test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=max_epochs)
+log_processor = dict(by_epoch=True)
 optim_wrapper = dict(
     type='AmpOptimWrapper' if use_amp else 'OptimWrapper',
     **(dict(dtype='bfloat16') if use_amp else dict()),

@@ -5,7 +5,8 @@
 #   python tools/test.py configs/fusionsam_vith_mfnet_day.py CKPT \
 #       --work-dir work_dirs/mfnet_test_day
 #   python tools/analysis/make_tables.py \
-#       --mfnet-day work_dirs/mfnet_test_day/<ts>/<ts>.json --out work_dirs/tables
+#       --mfnet-day work_dirs/mfnet_test_day/<ts>/<ts>.json \
+#       --out work_dirs/tables
 #
 # Same as `--cfg-options test_dataloader.dataset.split=test_day.txt` on
 # fusionsam_vith_mfnet.py (that override works for every MFNet config).

@@ -5,7 +5,8 @@
 #   python tools/test.py configs/fusionsam_vith_mfnet_night.py CKPT \
 #       --work-dir work_dirs/mfnet_test_night
 #   python tools/analysis/make_tables.py \
-#       --mfnet-night work_dirs/mfnet_test_night/<ts>/<ts>.json --out work_dirs/tables
+#       --mfnet-night work_dirs/mfnet_test_night/<ts>/<ts>.json \
+#       --out work_dirs/tables
 #
 # Same as `--cfg-options test_dataloader.dataset.split=test_night.txt` on
 # fusionsam_vith_mfnet.py (that override works for every MFNet config).

@@ -1,13 +1,17 @@
 """Segment one visible + thermal pair and write the result panel.
 
 The panel reads: visible | thermal | fused image (FusionSAM) | prediction
-overlay with a legend of the classes found.
+overlay with a legend of the classes found. Give ``-`` as THERMAL when
+VISIBLE is an MFNet-style 4-channel PNG (R, G, B, thermal as alpha).
 
-Example::
+Examples::
 
     python demo/image_demo.py vi/00003N.png ir/00003N.png \
-        configs/fusionsam_tiny_demo.py work_dirs/fusionsam_tiny_demo/iter_200.pth \
+        configs/fusionsam_tiny_demo.py work_dirs/tiny/iter_160.pth \
         --out-file outputs/00003N_panel.png
+    python demo/image_demo.py data/demo_mfnet/images/00033D.png - \
+        configs/fusionsam_tiny_demo.py work_dirs/tiny/iter_160.pth \
+        --out-file outputs/00033D_panel.png
 """
 import argparse
 
@@ -21,7 +25,10 @@ from fusionsam_mmseg.apis import RGBTSegInferencer
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('visible', help='visible (RGB) image file')
-    parser.add_argument('thermal', help='thermal (infrared) image file')
+    parser.add_argument(
+        'thermal',
+        help="thermal (infrared) image file, or '-' when VISIBLE is a "
+        '4-channel PNG (R, G, B, thermal)')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
@@ -49,10 +56,10 @@ def main() -> None:
                          '(0, 1].')
     inferencer = RGBTSegInferencer(
         args.config, weights=args.checkpoint, device=args.device)
-    result = inferencer((args.visible, args.thermal),
-                        out_dir=args.out_dir,
-                        return_vis=True,
-                        opacity=args.opacity)
+    inputs = args.visible if args.thermal == '-' else (args.visible,
+                                                       args.thermal)
+    result = inferencer(
+        inputs, out_dir=args.out_dir, return_vis=True, opacity=args.opacity)
     mmcv.imwrite(mmcv.rgb2bgr(result['visualization']), args.out_file)
     classes = inferencer.model.dataset_meta['classes']
     ids, counts = np.unique(result['predictions'], return_counts=True)

@@ -40,6 +40,8 @@ MAX_ITERS = 2
 # gradient's size, so a weight whose gradient is ~0 may move differently:
 # the bound is 2 * lr * iterations per weight.
 MIOU_TOLERANCE = 0.5  # percentage points, on 3 images
+# SyncBN does not run on CPU; GroupNorm has no batch statistics.
+GROUP_NORM = dict(type='GN', num_groups=8, requires_grad=True)
 
 
 @METRICS.register_module()
@@ -75,6 +77,9 @@ def _test_config(tmp_path) -> str:
         'custom_imports = dict(imports=["fusionsam_mmseg", '
         '"test_distributed"], allow_failed_imports=False)\n'
         f'train_dataloader = dict(dataset=dict(pipeline={pipeline!r}))\n'
+        f'model = dict(neck=dict(norm_cfg={GROUP_NORM!r}))\n'
+        'model_wrapper_cfg = dict(type="MMDistributedDataParallel", '
+        'device_ids=None)\n'
         f'val_evaluator = {evaluators!r}\n'
         'test_evaluator = val_evaluator\n'
         'randomness = dict(seed=0, deterministic=True)\n')

@@ -2,6 +2,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from mmcv.cnn import VGG
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 import fusionsam_mmseg  # noqa: F401  (registers the components)
 from fusionsam_mmseg.models.backbones.lstg import LSTG
@@ -9,6 +13,16 @@ from fusionsam_mmseg.models.losses import VQLoss
 from fusionsam_mmseg.models.utils.vector_quantizer import VectorQuantizer
 
 TINY = dict(embed_dims=16, base_channels=8, num_codes=32)
+
+
+@pytest.fixture(autouse=True)
+def single_torch_thread():
+    """One intra-op thread: on a shared 2-core machine, OpenMP threads that
+    wait for each other make small convolutions many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def tiny_lstg(**kwargs) -> LSTG:
@@ -74,6 +88,51 @@ def test_loss_returns_tokens_losses_and_stats():
     assert torch.isfinite(total)
     total.backward()
     assert lstg.decoders[1].layers[0].weight.grad is not None
+
+
+def test_lstg_is_a_normal_backbone_in_a_stock_encoder_decoder():
+    model = MODELS.build(
+        dict(
+            type='EncoderDecoder',
+            backbone=dict(type='LSTG', with_decoder=False, **TINY),
+            decode_head=dict(
+                type='FCNHead',
+                in_channels=[16, 16],
+                in_index=[0, 1],
+                input_transform='resize_concat',
+                channels=8,
+                num_convs=1,
+                num_classes=3),
+            train_cfg=dict(),
+            test_cfg=dict(mode='whole')))
+    samples = [
+        SegDataSample(
+            gt_sem_seg=PixelData(data=torch.randint(0, 3, (1, 32, 32))),
+            metainfo=dict(img_shape=(32, 32), pad_shape=(32, 32)))
+        for _ in range(2)
+    ]
+    losses = model.loss(torch.randn(2, 4, 32, 32), samples)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert model.backbone.stems[0].weight.grad is not None
+    with pytest.raises(ValueError, match='need the decoders'):
+        tiny_lstg(with_decoder=False, loss_adv=dict(type='AdversarialLoss'))
+
+
+def test_perceptual_loss_inside_lstg_loads_its_vgg_with_init_weights(
+        tmp_path):
+    vgg = VGG(depth=16, num_stages=1, dilations=(1, ), out_indices=(0, ))
+    checkpoint = tmp_path / 'vgg16.pth'
+    torch.save(vgg.state_dict(), checkpoint)
+    lstg = tiny_lstg(
+        loss_perceptual=dict(
+            type='PerceptualLoss',
+            layer_weights=(1.0, 0.0, 0.0, 0.0, 0.0),
+            init_cfg=dict(type='Pretrained', checkpoint=str(checkpoint))))
+    lstg.init_weights()
+    assert torch.equal(lstg.loss_perceptual.vgg.features[0].weight,
+                       vgg.features[0].weight)
+    _, losses = lstg.loss(torch.randn(1, 4, 16, 16))
+    assert float(losses['loss_perceptual']) > 0
 
 
 def test_odd_input_sizes_reconstruct_at_input_size():
@@ -220,11 +279,11 @@ def test_tiny_lstg_overfits_one_batch():
     inputs = smooth_images(2, 4, 16)
     optimizer = torch.optim.Adam(lstg.parameters(), lr=3e-3)
     recon_losses = []
-    for _ in range(300):
+    for _ in range(200):
         _, losses = lstg.loss(inputs)
         total = sum(v for k, v in losses.items() if k.startswith('loss'))
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
-        recon_losses.append(float(losses['loss_recon']))
+        recon_losses.append(losses["loss_recon"].item())
     assert min(recon_losses[-10:]) * 5 <= recon_losses[0]

@@ -4,11 +4,13 @@ import glob
 import importlib.util
 import json
 import os.path as osp
+import runpy
+import sys
 
 import pytest
 import torch
 
-from conftest import REPO_ROOT, run_tool
+from conftest import REPO_ROOT
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'make_tables.py')
 DEMO_CONFIG = 'configs/fusionsam_tiny_demo.py'
@@ -148,31 +150,61 @@ def test_sam_ablation_and_day_night_cells(make_tables, tmp_path):
     assert not (out / 'mfnet.md').exists()
 
 
-def test_missing_and_unsuitable_inputs_are_reported(tmp_path):
-    no_input = run_tool([TOOL, '--out', str(tmp_path)], check=False)
-    assert no_input.returncode == 2
-    assert 'no results json given' in no_input.stderr
-    assert '--mfnet' in no_input.stderr
+def test_missing_and_unsuitable_inputs_are_reported(make_tables, tmp_path,
+                                                    capsys):
+    def error_of(*argv):
+        assert make_tables.main([*argv, '--out', str(tmp_path)]) == 2
+        return capsys.readouterr().err
+
+    message = error_of()
+    assert 'no results json given' in message and '--mfnet' in message
 
     missing = tmp_path / 'absent.json'
-    absent = run_tool([TOOL, '--mfnet', str(missing), '--out',
-                       str(tmp_path)], check=False)
-    assert absent.returncode == 2
-    assert f'{missing} (given to --mfnet) does not exist' in absent.stderr
+    message = error_of('--mfnet', str(missing))
+    assert f'{missing} (given to --mfnet) does not exist' in message
 
     stock = tmp_path / 'stock.json'
     stock.write_text(json.dumps(dict(aAcc=90.0, mIoU=40.0, mAcc=50.0)))
-    no_classes = run_tool([TOOL, '--mfnet', str(stock), '--out',
-                           str(tmp_path)], check=False)
-    assert no_classes.returncode == 2
-    assert "no 'IoU.unlabeled'" in no_classes.stderr
-    assert 'PerClassIoUMetric' in no_classes.stderr
+    message = error_of('--mfnet', str(stock))
+    assert "no 'IoU.unlabeled'" in message and 'PerClassIoUMetric' in message
+
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"mIoU": 1.0,')
+    assert 'is not valid json' in error_of('--fmb', str(broken))
+    assert not list(tmp_path.glob('*.md'))
 
 
-@pytest.mark.skipif(not osp.isfile(osp.join(REPO_ROOT, DEMO_CONFIG)),
-                    reason=f'{DEMO_CONFIG} not present')
-def test_tools_test_json_feeds_the_table(mfnet_demo_root, tmp_path):
-    """tools/test.py CONFIG CKPT, then make_tables.py --mfnet <its json>."""
+def test_scalar_log_and_timestamp_folder_accepted(make_tables, tmp_path):
+    """vis_data/scalars.json (json lines) and the tools/test.py folder."""
+    with open(_write_json(tmp_path / 'x.json', MFNET_CLASSES, [50.0] * 9,
+                          50.0)) as file:
+        record = json.load(file)
+    scalars = tmp_path / 'scalars.json'
+    later = dict(record, mIoU=51.0)
+    scalars.write_text('\n'.join(json.dumps(r) for r in (
+        dict(loss=1.0, iter=1), record, dict(loss=0.5, iter=2), later)))
+    folder = tmp_path / '20240101_000000'
+    folder.mkdir()
+    (folder / '20240101_000000.json').write_text(json.dumps(record))
+    out = tmp_path / 'tables'
+    assert make_tables.main(['--mfnet', str(scalars), '--sam-fmb',
+                             str(folder), '--out', str(out),
+                             '--no-plot']) == 0
+    assert _row((out / 'mfnet.md').read_text(),
+                'FusionSAM (this run)').endswith('| 51.0 |')
+    sam = (out / 'sam_on_fused.md').read_text()
+    assert _row(sam, 'SAM') == '| SAM | 32.7 | — | 34.6 | 50.0 |'
+    assert _row(sam, 'FusionSAM') == '| FusionSAM | 63.0 | 51.0 | 61.8 | — |'
+    assert not (out / 'mfnet_iou.png').exists()
+
+
+def test_tools_test_json_feeds_the_table(mfnet_demo_root, tmp_path,
+                                         monkeypatch, make_tables):
+    """tools/test.py CONFIG CKPT, then make_tables.py --mfnet <its json>.
+
+    Both tools run in this process (as ``__main__`` with their command line)
+    to spare the import time of two interpreters.
+    """
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
@@ -183,18 +215,24 @@ def test_tools_test_json_feeds_the_table(mfnet_demo_root, tmp_path):
     torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()),
                checkpoint)
     work_dir = tmp_path / 'test_run'
-    run_tool(['tools/test.py', DEMO_CONFIG, str(checkpoint), '--work-dir',
-              str(work_dir), '--cfg-options',
-              f'test_dataloader.dataset.data_root={mfnet_demo_root}'])
+    monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setattr(sys, 'argv', [
+        'tools/test.py', DEMO_CONFIG, str(checkpoint), '--work-dir',
+        str(work_dir), '--cfg-options',
+        f'test_dataloader.dataset.data_root={mfnet_demo_root}'
+    ])
+    runpy.run_path(osp.join(REPO_ROOT, 'tools', 'test.py'),
+                   run_name='__main__')
     results = glob.glob(str(work_dir / '*' / '*.json'))
     assert len(results) == 1
     metrics = json.loads(open(results[0]).read())
     assert {f'IoU.{name}' for name in MFNET_CLASSES} <= set(metrics)
 
     out = tmp_path / 'tables'
-    run_tool([TOOL, '--mfnet', results[0], '--out', str(out)])
+    assert make_tables.main(['--mfnet', results[0], '--out', str(out)]) == 0
     text = (out / 'mfnet.md').read_text()
     for row in _markdown_rows(MFNET_PUBLISHED):
         assert row in text
     ours = _row(text, 'FusionSAM (this run)')
     assert ours.endswith(f'| {metrics["mIoU"]:.1f} |')
+    assert (out / 'mfnet_iou.png').is_file()

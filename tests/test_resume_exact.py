@@ -34,6 +34,7 @@ from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
 from conftest import REPO_ROOT, run_tool
+from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
 from fusionsam_mmseg.engine.hooks.rng_state_hook import (
     RNGStateHook, _RestoreBeforeFetch, capture_rng_state, restore_rng_state)
 
@@ -43,6 +44,7 @@ MAX_ITERS = 4
 KILL_AFTER = 2
 NOT_COMPARED = ('time', 'data_time', 'eta', 'memory')
 ADVERSARIAL = dict(
+    _delete_=True,
     type='AdversarialLoss',
     start_iter=0,
     discriminator=dict(type='PatchDiscriminator', base_channels=8,
@@ -74,7 +76,7 @@ def _options(data_root: str) -> List[str]:
         *(f'{loader}.dataset.data_root={data_root}'
           for loader in ('train_dataloader', 'val_dataloader',
                          'test_dataloader')),
-        'train_dataloader.batch_size=2',
+        'train_dataloader.batch_size=1',
         f'train_cfg.max_iters={MAX_ITERS}',
         f'train_cfg.val_interval={KILL_AFTER}',
         f'default_hooks.checkpoint.interval={KILL_AFTER}',
@@ -83,13 +85,21 @@ def _options(data_root: str) -> List[str]:
 
 
 def _write_configs(tmp_path) -> Tuple[str, str]:
-    """The demo config with the LSTG discriminator trained from iteration
-    1 and deterministic seeding; and the same plus
-    :class:`KillAfterCheckpointHook`."""
+    """The demo config made to use every kind of state a resume must
+    bring back, and the same plus :class:`KillAfterCheckpointHook`.
+
+    The LSTG discriminator trains from iteration 1 (its weights and Adam
+    moments), and torch's generator is drawn from at every iteration
+    (dropout in the FMP feed-forward layers, random ground-truth point
+    prompts): without the generator states of ``RNGStateHook`` the resumed
+    iterations draw other numbers.
+    """
     base_path = tmp_path / 'resume_base.py'
     base_path.write_text(
         f'_base_ = [{osp.join(REPO_ROOT, CONFIG)!r}]\n'
-        f'model = dict(backbone=dict(loss_adv={ADVERSARIAL!r}))\n'
+        f'model = dict(backbone=dict(loss_adv={ADVERSARIAL!r}),\n'
+        '             neck=dict(ffn_drop=0.1),\n'
+        '             decode_head=dict(gt_prompts_in_train=True))\n'
         'randomness = dict(seed=0, deterministic=True)\n')
     hooks = list(Config.fromfile(str(base_path)).get('custom_hooks', []))
     hooks.append(dict(type='KillAfterCheckpointHook', iteration=KILL_AFTER))
@@ -131,12 +141,16 @@ def _tensors(checkpoint: dict, prefix: str = '') -> Dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope='module')
-def runs(mfnet_demo_root, tmp_path_factory):
+def runs(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp('resume_exact')
+    # 3 training images at batch 1: the resumed iterations 3-4 cross an
+    # epoch of the InfiniteSampler (a new shuffled order).
+    data_root = make_demo_dataset(str(tmp_path / 'data'), 'mfnet',
+                                  num_train=3, num_test=2, seed=3)
     config, killing_config = _write_configs(tmp_path)
     straight, interrupted = (str(tmp_path / name)
                              for name in ('straight', 'interrupted'))
-    options = _options(mfnet_demo_root)
+    options = _options(data_root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv('PYTHONPATH', os.pathsep.join(
             [TESTS_DIR, os.environ.get('PYTHONPATH', '')]))

@@ -37,10 +37,10 @@ def _label_map() -> torch.Tensor:
     return label
 
 
-def _sample(metainfo: dict = None, fused: bool = True,
+def _sample(metainfo: dict = None,
+            fused: bool = True,
             gt: bool = False) -> SegDataSample:
-    sample = SegDataSample(
-        metainfo=metainfo or dict(modality_channels=(3, 1)))
+    sample = SegDataSample(metainfo=metainfo or dict(modality_channels=(3, 1)))
     sample.pred_sem_seg = PixelData(data=_label_map())
     if fused:
         sample.fused_image = PixelData(data=torch.rand(3, H, W))
@@ -117,8 +117,7 @@ def test_three_channel_image_is_reloaded_from_mfnet_png(tmp_path):
     sample = _sample(dict(img_path=path, modality_channels=(3, 1)))
     visualizer = _visualizer(
         'reload_mfnet', show_titles=False, show_legend=False)
-    visible, thermal = _tiles(visualizer.draw_panel(hook_image, sample),
-                              4)[:2]
+    visible, thermal = _tiles(visualizer.draw_panel(hook_image, sample), 4)[:2]
     np.testing.assert_array_equal(visible, image[..., :3])
     np.testing.assert_array_equal(thermal, np.repeat(image[..., 3:], 3, 2))
 
@@ -141,6 +140,15 @@ def test_three_channel_image_is_reloaded_from_fmb_pair(tmp_path):
     np.testing.assert_array_equal(thermal, np.repeat(image[..., 3:], 3, 2))
 
 
+def test_missing_thermal_path_in_metainfo_is_explained(tmp_path):
+    visible_path = str(tmp_path / 'vis.png')
+    cv2.imwrite(visible_path, _stacked_image()[..., :3])
+    sample = _sample(dict(img_path=visible_path, modality_channels=(3, 1)))
+    visualizer = _visualizer('reload_hint')
+    with pytest.raises(ValueError, match="list 'thermal_path' in the meta"):
+        visualizer.draw_panel(mmcv.imread(visible_path), sample)
+
+
 def test_three_channel_image_without_path_is_an_error():
     visualizer = _visualizer('reload_error')
     with pytest.raises(ValueError, match='no img_path'):
@@ -159,8 +167,8 @@ def test_stock_seg_visualization_hook_saves_rgbt_panels(tmp_path):
             vis_backends=[dict(type='LocalVisBackend')],
             save_dir=str(tmp_path / 'show_dir')))
     visualizer.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
-    hook = HOOKS.build(dict(type='SegVisualizationHook', draw=True,
-                            interval=1))
+    hook = HOOKS.build(
+        dict(type='SegVisualizationHook', draw=True, interval=1))
     sample = _sample(dict(img_path=path, modality_channels=(3, 1)), gt=True)
     hook.after_test_iter(
         SimpleNamespace(iter=0), 0, data_batch={}, outputs=[sample])
@@ -171,5 +179,5 @@ def test_stock_seg_visualization_hook_saves_rgbt_panels(tmp_path):
     panel = mmcv.imread(saved[0], channel_order='rgb')
     assert panel.shape[1] == 5 * W  # visible|thermal|fused|pred|gt
     thermal = panel[H // 2:H, W:2 * W]  # below the caption
-    np.testing.assert_array_equal(
-        thermal, np.repeat(image[H // 2:, :, 3:], 3, 2))
+    np.testing.assert_array_equal(thermal,
+                                  np.repeat(image[H // 2:, :, 3:], 3, 2))

@@ -10,7 +10,8 @@
 #   python tools/test.py configs/baselines/sam_vith_fused_fmb.py CKPT \
 #       --work-dir work_dirs/sam_fused_fmb_test
 #   python tools/analysis/make_tables.py \
-#       --sam-fmb work_dirs/sam_fused_fmb_test/<ts>/<ts>.json --out work_dirs/tables
+#       --sam-fmb work_dirs/sam_fused_fmb_test/<ts>/<ts>.json \
+#       --out work_dirs/tables
 _base_ = ['../fusionsam_vith_fmb.py']
 
 readout_channels = 64  # hidden width of the per-class readout

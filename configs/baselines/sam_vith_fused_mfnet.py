@@ -10,7 +10,8 @@
 #   python tools/test.py configs/baselines/sam_vith_fused_mfnet.py CKPT \
 #       --work-dir work_dirs/sam_fused_mfnet_test
 #   python tools/analysis/make_tables.py \
-#       --sam-mfnet work_dirs/sam_fused_mfnet_test/<ts>/<ts>.json --out work_dirs/tables
+#       --sam-mfnet work_dirs/sam_fused_mfnet_test/<ts>/<ts>.json \
+#       --out work_dirs/tables
 _base_ = ['../fusionsam_vith_mfnet.py']
 
 readout_channels = 64  # hidden width of the per-class readout

@@ -43,7 +43,6 @@ model = dict(
         loss_vq=dict(type='VQLoss', beta=0.25, loss_weight=1.0),
         loss_recon=dict(
             type='ReconstructionLoss', criterion='l1', loss_weight=1.0),
-        loss_perceptual=None,
         loss_adv=dict(
             type='AdversarialLoss',
             gan_type='hinge',

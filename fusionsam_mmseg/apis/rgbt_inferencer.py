@@ -17,7 +17,7 @@ from mmseg.registry import DATASETS, TRANSFORMS
 from mmseg.structures import SegDataSample
 from rich.progress import track
 
-from ..visualization import RGBTSegLocalVisualizer
+from ..visualization import RGBTSegLocalVisualizer, fused_image_to_rgb
 from .rgbt_inputs import RGBTInput, resolve_inputs, stack_arrays
 
 ConfigLike = Union[str, Config, ConfigDict, dict]
@@ -39,6 +39,10 @@ def dataset_meta_from_config(cfg: ConfigLike) -> Dict[str, list]:
     Returns:
         dict: ``classes`` and ``palette``.
     """
+    if 'test_dataloader' not in cfg:
+        raise ValueError('the config has no test_dataloader; expected one '
+                         'whose dataset names the classes and whose '
+                         'pipeline loads images with LoadRGBTImageFromFile.')
     dataset_cfg = copy.deepcopy(cfg['test_dataloader']['dataset'])
     dataset_cfg.update(lazy_init=True, pipeline=[])
     metainfo = DATASETS.build(dataset_cfg).metainfo
@@ -73,7 +77,7 @@ class RGBTSegInferencer(MMSegInferencer):
 
     Example:
         >>> inferencer = RGBTSegInferencer('configs/fusionsam_tiny_demo.py',
-        ...                                weights='iter_200.pth')
+        ...                                weights='iter_160.pth')
         >>> result = inferencer(('vi/00003N.png', 'ir/00003N.png'),
         ...                     out_dir='outputs')
         >>> result['predictions'].shape, result['fused_images'].shape
@@ -98,8 +102,8 @@ class RGBTSegInferencer(MMSegInferencer):
         self.visible_order = visible_order
         self.config_name = model if isinstance(model, str) else 'the config'
         self.weights = weights
-        super().__init__(model=model, weights=weights, device=device,
-                         scope=scope)
+        super().__init__(
+            model=model, weights=weights, device=device, scope=scope)
         self.visualizer.set_dataset_meta(**self.model.dataset_meta)
 
     def _load_weights_to_model(self, model: torch.nn.Module,
@@ -179,8 +183,12 @@ class RGBTSegInferencer(MMSegInferencer):
             if not _is_annotation_loader(transform)
         ])
 
-    def load(self, item: RGBTInput) -> dict:
+    def load(self, item: RGBTInput, name: str = 'input') -> dict:
         """Stack one input into the results dict of LoadRGBTImageFromFile.
+
+        Args:
+            item (RGBTInput): The input.
+            name (str): Its name in error messages. Defaults to 'input'.
 
         Returns:
             dict: ``img`` (H, W, 3 + Ct) uint8 R, G, B, thermal,
@@ -194,7 +202,7 @@ class RGBTSegInferencer(MMSegInferencer):
             return self.loader(results)
         thermal_channels = self.loader.thermal_channels
         image = stack_arrays(item.visible, item.thermal, thermal_channels,
-                             self.visible_order, f'input {item.name}')
+                             self.visible_order, f'input {name}')
         return dict(
             img=image,
             img_shape=image.shape[:2],
@@ -262,7 +270,7 @@ class RGBTSegInferencer(MMSegInferencer):
         """
         items, single = resolve_inputs(inputs)
         self.visualizer.alpha = opacity
-        results: Dict[str, list] = {}
+        results: Dict[str, list] = dict(names=[], predictions=[])
         all_preds = []
         chunks = self._get_chunk_data(items, batch_size)
         if show_progress or (show_progress is None
@@ -272,11 +280,15 @@ class RGBTSegInferencer(MMSegInferencer):
                 total=math.ceil(len(items) / batch_size),
                 description='Inference')
         for chunk in chunks:
-            loaded = [self.load(item) for item in chunk]
-            for item, image, pred in zip(chunk, loaded,
-                                         self._predict(loaded)):
-                name = item.name or f'{self.num_pred_imgs:08d}'
-                self.num_pred_imgs += 1
+            names = [
+                item.name or f'{self.num_pred_imgs + index:08d}'
+                for index, item in enumerate(chunk)
+            ]
+            self.num_pred_imgs += len(chunk)
+            loaded = [
+                self.load(item, name) for item, name in zip(chunk, names)
+            ]
+            for name, image, pred in zip(names, loaded, self._predict(loaded)):
                 all_preds.append(pred)
                 outputs = self._outputs(name, pred, return_logits)
                 if out_dir:
@@ -307,9 +319,7 @@ class RGBTSegInferencer(MMSegInferencer):
         outputs = dict(
             names=name, predictions=pred.pred_sem_seg.data[0].cpu().numpy())
         if 'fused_image' in pred:
-            fused = pred.fused_image.data.detach().cpu().float().numpy()
-            fused = np.clip(fused.transpose(1, 2, 0) * 255, 0, 255)
-            outputs['fused_images'] = fused.round().astype(np.uint8)
+            outputs['fused_images'] = fused_image_to_rgb(pred.fused_image)
         if return_logits:
             outputs['logits'] = pred.seg_logits.data.detach().cpu().float(
             ).numpy()

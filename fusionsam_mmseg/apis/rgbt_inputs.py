@@ -1,4 +1,4 @@
-"""Turn user inputs (paths, arrays, folder pairs) into visible/thermal pairs."""
+"""Turn user inputs (paths, arrays, folders) into visible/thermal pairs."""
 import os
 import os.path as osp
 from dataclasses import dataclass
@@ -101,7 +101,8 @@ def pair_folders(visible_dir: str, thermal_dir: str) -> List[RGBTInput]:
             f'not pair up by file stem; {"; ".join(problems)}. Expected one '
             'thermal image per visible image with the same stem.')
     return [
-        RGBTInput(visible[stem], thermal[stem], stem) for stem in sorted(visible)
+        RGBTInput(visible[stem], thermal[stem], stem)
+        for stem in sorted(visible)
     ]
 
 
@@ -203,9 +204,10 @@ def stack_arrays(visible: np.ndarray,
     Returns:
         np.ndarray: (H, W, 3 + Ct) uint8, R, G, B, then thermal.
     """
-    arrays = [('visible', visible)] + ([('thermal', thermal)]
-                                       if thermal is not None else [])
-    for what, array in arrays:
+    arrays = dict(visible=visible)
+    if thermal is not None:
+        arrays['thermal'] = thermal
+    for what, array in arrays.items():
         if array.dtype != np.uint8:
             raise ValueError(f'{where}: {what} array has dtype {array.dtype}; '
                              'expected uint8 (8-bit images).')

@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import mmcv
 import numpy as np
+import torch
 from mmengine.dist import master_only
 from mmengine.structures import PixelData
 from mmseg.registry import VISUALIZERS
@@ -13,6 +14,15 @@ from mmseg.visualization import SegLocalVisualizer
 from ..datasets.transforms import LoadRGBTImageFromFile
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def fused_image_to_rgb(fused_image: PixelData) -> np.ndarray:
+    """Convert a (3, H, W) float image in [0, 1] to (H, W, 3) uint8 RGB."""
+    fused = fused_image.data
+    if isinstance(fused, torch.Tensor):
+        fused = fused.detach().float().cpu().numpy()
+    fused = np.clip(fused.transpose(1, 2, 0) * 255, 0, 255)
+    return np.ascontiguousarray(fused.round().astype(np.uint8))
 
 
 @VISUALIZERS.register_module()
@@ -139,24 +149,24 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
         Returns:
             np.ndarray: (H + legend height, num_tiles * W, 3) uint8 RGB.
         """
+        if data_sample is None:
+            data_sample = SegDataSample()
         image, modality_channels = self._rgbt_image(image, data_sample)
         visible = np.ascontiguousarray(image[..., :3])
         tiles = [('visible', visible)]
         if len(modality_channels) > 1:
             tiles.append(('thermal', self._thermal_tile(image[..., 3:])))
-        if data_sample is not None and 'fused_image' in data_sample:
-            tiles.append(('fused', self._fused_tile(data_sample.fused_image,
-                                                    visible.shape[:2])))
+        if 'fused_image' in data_sample:
+            fused = self._fused_tile(data_sample.fused_image,
+                                     visible.shape[:2])
+            tiles.append(('fused', fused))
         seg_maps = []
-        if draw_pred and data_sample is not None and \
-                'pred_sem_seg' in data_sample:
+        if draw_pred and 'pred_sem_seg' in data_sample:
             seg_maps.append(('prediction', data_sample.pred_sem_seg))
-        if draw_gt and data_sample is not None and \
-                'gt_sem_seg' in data_sample:
+        if draw_gt and 'gt_sem_seg' in data_sample:
             seg_maps.append(('ground truth', data_sample.gt_sem_seg))
         for title, sem_seg in seg_maps:
-            tiles.append((title, self._overlay(visible, sem_seg,
-                                               with_labels)))
+            tiles.append((title, self._overlay(visible, sem_seg, with_labels)))
         if self.show_titles:
             tiles = [(title, self._caption(tile, title))
                      for title, tile in tiles]
@@ -169,12 +179,12 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
         return panel
 
     def _rgbt_image(
-            self, image: np.ndarray, data_sample: Optional[SegDataSample]
-    ) -> Tuple[np.ndarray, Tuple[int, ...]]:
+            self, image: np.ndarray,
+            data_sample: SegDataSample) -> Tuple[np.ndarray, Tuple[int, ...]]:
         """Return the stacked uint8 image and its modality channel split."""
         if image.ndim == 2:
             image = image[..., None]
-        metainfo = data_sample.metainfo if data_sample is not None else {}
+        metainfo = data_sample.metainfo
         modality_channels = tuple(metainfo.get('modality_channels', ()))
         if modality_channels and image.shape[2] != sum(modality_channels):
             image = self._reload_rgbt(image, metainfo, modality_channels)
@@ -202,10 +212,20 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
                 f'{modality_channels} and no img_path to reload it from; '
                 f'expected the stacked (H, W, {sum(modality_channels)}) '
                 'R, G, B, thermal array.')
+        thermal_path = metainfo.get('thermal_path')
         loader = LoadRGBTImageFromFile(
             thermal_channels=sum(modality_channels[1:]))
-        results = loader(
-            dict(img_path=img_path, thermal_path=metainfo.get('thermal_path')))
+        try:
+            results = loader(
+                dict(img_path=img_path, thermal_path=thermal_path))
+        except ValueError as error:
+            if thermal_path is not None:
+                raise
+            raise ValueError(
+                f'{error} RGBTSegLocalVisualizer reloads the pair from the '
+                "data sample's metainfo: for datasets with separate thermal "
+                "files, list 'thermal_path' in the meta_keys of "
+                'PackSegInputs.') from error
         return results['img']
 
     @staticmethod
@@ -216,12 +236,9 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
         return np.repeat(thermal[..., :1], 3, axis=2)
 
     @staticmethod
-    def _fused_tile(fused_image: PixelData,
-                    size: Tuple[int, int]) -> np.ndarray:
+    def _fused_tile(fused_image: PixelData, size: tuple) -> np.ndarray:
         """(3, h, w) float image in [0, 1] -> (H, W, 3) uint8 tile."""
-        fused = fused_image.cpu().numpy().data
-        fused = np.clip(fused.transpose(1, 2, 0) * 255, 0, 255)
-        fused = np.ascontiguousarray(fused.round().astype(np.uint8))
+        fused = fused_image_to_rgb(fused_image)
         if fused.shape[:2] != tuple(size):
             fused = mmcv.imresize(fused, (size[1], size[0]))
         return fused

@@ -27,7 +27,8 @@ from math import prod
 from typing import Any, List, Optional, Sequence
 
 import torch
-from mmengine.analysis import FlopAnalyzer, flop_count_table, parameter_count
+from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.analysis.print_helper import complexity_stats_table
 from mmengine.analysis.jit_handles import get_shape
 from mmengine.config import DictAction
 
@@ -84,7 +85,7 @@ def module_breakdown(analyzer: FlopAnalyzer, params: Counter,
     """MACs and parameters of every module down to ``max_depth``."""
     breakdown = {}
     for name, macs in analyzer.by_module().items():
-        if name and name.count('.') < max_depth:
+        if name and name.count('.') < max_depth and (macs or params[name]):
             breakdown[name] = dict(macs=int(macs), params=int(params[name]))
     return breakdown
 
@@ -103,7 +104,8 @@ def count(args: argparse.Namespace) -> dict:
     params = parameter_count(model)
     macs = int(analyzer.total())
     if args.show_table:
-        print(flop_count_table(analyzer, max_depth=args.max_depth))
+        print(complexity_stats_table(analyzer, max_depth=args.max_depth,
+                                     show_param_shapes=False))
     return dict(
         config=args.config,
         input_shape=[channels, *args.shape],

@@ -158,7 +158,7 @@ class Table:
     inputs: Dict[str, str] = field(default_factory=dict)
     has_published_rows: bool = True
 
-    def add_measured_row(self, label: str, results: 'Results',
+    def add_measured_row(self, label: str, results: Results,
                          keys: Sequence[str], decimals: int) -> None:
         """Append a row holding the values of ``keys`` in ``results``."""
         cells = [Cell(results.get(key), decimals) for key in keys]
@@ -443,14 +443,14 @@ def plot_per_class(published: PublishedTable, table: Table,
     width = 0.4
     figure, axes = plt.subplots(
         figsize=(max(6.0, 0.9 * len(positions)), 4.0))
-    axes.bar(positions - width / 2, published.rows[best], width,
-             label=f'{best} (published)')
+    axes.bar(positions - width / 2, published.rows[best], width, label=best)
     axes.bar(positions + width / 2, ours_values, width, label=ours.label)
     axes.set_xticks(positions)
     axes.set_xticklabels(published.columns, rotation=30, ha='right')
     axes.set_ylabel('IoU (%)')
     axes.set_ylim(0, 100)
-    axes.set_title(published.title)
+    axes.set_title(f'{published.title}\n{ours.label} vs the best published '
+                   'row (by mIoU)', fontsize=10)
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)

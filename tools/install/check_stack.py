@@ -15,6 +15,7 @@ PINNED = {
     'mmsegmentation': '1.2.2',
     'mmpretrain': '1.2.0',
     'segment-anything': '1.0',
+    'sam2': '1.1.0',
 }
 
 
@@ -35,7 +36,7 @@ def problems(repo_root: str) -> list:
             have = None
         if have != version:
             found.append(f'{name} {have} (want {version})')
-    for module in ('mmcv.ops', 'ftfy', 'regex', 'pytest'):
+    for module in ('mmcv.ops', 'ftfy', 'regex', 'pytest', 'hydra', 'iopath'):
         try:
             importlib.import_module(module)
         except Exception as error:  # noqa: BLE001 (report any import error)

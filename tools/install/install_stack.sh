@@ -49,6 +49,13 @@ fi
 say "OpenMMLab packages and segment-anything"
 $PIP install "mmengine==0.10.7" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" \
   "segment-anything==1.0" ftfy regex pytest
+if py_ok "import sam2, hydra, iopath; from importlib.metadata import version; assert version('sam2') == '1.1.0'"; then
+  say "sam2 1.1.0 (SAM2 baselines): already installed"
+else
+  say "sam2 1.1.0 (SAM2 baselines), without its CUDA extension and its torchvision requirement"
+  SAM2_BUILD_CUDA=0 $PIP install --no-deps --no-build-isolation "sam2==1.1.0"
+  $PIP install hydra-core iopath tqdm
+fi
 if py_ok 'import torchvision'; then
   echo "[install] WARNING: torchvision is importable; fusionsam_mmseg never needs it and the CPU torch ${TORCH_VERSION} build has no working torchvision." >&2
 fi

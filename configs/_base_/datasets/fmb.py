@@ -6,7 +6,7 @@ data_root = 'data/fmb'
 crop_size = (600, 800)
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'reduce_zero_label', 'modality_channels')
+             'reduce_zero_label', 'modality_channels', 'thermal_path')
 train_pipeline = [
     dict(type='LoadRGBTImageFromFile'),
     dict(type='LoadCheckedAnnotations'),

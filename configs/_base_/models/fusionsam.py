@@ -74,6 +74,7 @@ model = dict(
     loss_fusion_mask=dict(
         type='CrossEntropyLoss',
         use_sigmoid=True,
+        avg_non_ignore=True,
         loss_weight=0.4,
         loss_name='loss_fusion_mask'),
     loss_fusion_image=dict(

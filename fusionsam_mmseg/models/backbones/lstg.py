@@ -264,18 +264,19 @@ class LSTG(BaseModule):
         self.frozen_stages = frozen_stages
         self.freeze = freeze
         self.with_decoder = with_decoder and not freeze
+        if not self.with_decoder and (loss_perceptual or loss_adv):
+            raise ValueError(
+                'LSTG: loss_perceptual and loss_adv need the decoders, which '
+                f'are off (with_decoder={with_decoder}, freeze={freeze}); '
+                'set them to None.')
 
-        self.stems = ModuleList(
-            nn.Conv2d(c, channels[0], kernel_size=3, padding=1)
-            for c in self.modality_channels)
-        num_trunks = 1 if share_encoder else len(self.modality_channels)
-        self.encoders = ModuleList(
-            LSTGEncoder(
-                channels=channels,
-                embed_dims=embed_dims,
-                num_res_blocks=num_res_blocks,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg) for _ in range(num_trunks))
+        layer_cfg = dict(
+            channels=channels,
+            embed_dims=embed_dims,
+            num_res_blocks=num_res_blocks,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg)
+        self._build_encoders(layer_cfg)
         if quantize:
             self.quantizers = ModuleList(
                 VectorQuantizer(
@@ -285,21 +286,33 @@ class LSTG(BaseModule):
                 for _ in self.modality_channels)
             self.loss_vq = MODELS.build(loss_vq)
         if self.with_decoder:
-            self.decoders = ModuleList(
-                LSTGDecoder(
-                    channels=channels,
-                    embed_dims=embed_dims,
-                    out_channels=c,
-                    num_res_blocks=num_res_blocks,
-                    norm_cfg=norm_cfg,
-                    act_cfg=act_cfg) for c in self.modality_channels)
-            self.loss_recon = MODELS.build(loss_recon)
-            self.loss_perceptual = (
-                MODELS.build(loss_perceptual) if loss_perceptual else None)
-            self.loss_adv = (
-                MODELS.build(self._with_disc_channels(loss_adv))
-                if loss_adv else None)
+            self._build_decoders(layer_cfg, loss_recon, loss_perceptual,
+                                 loss_adv)
         self._freeze_parameters()
+
+    def _build_encoders(self, layer_cfg: dict) -> None:
+        """Per-modality stems and one (shared) or per-modality trunks."""
+        first_channels = layer_cfg['channels'][0]
+        self.stems = ModuleList(
+            nn.Conv2d(c, first_channels, kernel_size=3, padding=1)
+            for c in self.modality_channels)
+        num_trunks = 1 if self.share_encoder else len(self.modality_channels)
+        self.encoders = ModuleList(
+            LSTGEncoder(**layer_cfg) for _ in range(num_trunks))
+
+    def _build_decoders(self, layer_cfg: dict, loss_recon: dict,
+                        loss_perceptual: Optional[dict],
+                        loss_adv: Optional[dict]) -> None:
+        """Per-modality decoders and the losses on their output."""
+        self.decoders = ModuleList(
+            LSTGDecoder(out_channels=c, **layer_cfg)
+            for c in self.modality_channels)
+        self.loss_recon = MODELS.build(loss_recon)
+        self.loss_perceptual = (
+            MODELS.build(loss_perceptual) if loss_perceptual else None)
+        self.loss_adv = (
+            MODELS.build(self._with_disc_channels(loss_adv))
+            if loss_adv else None)
 
     @staticmethod
     def _check_modalities(modality_channels: Tuple[int, ...],

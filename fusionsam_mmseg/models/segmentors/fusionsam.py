@@ -25,6 +25,13 @@ from mmseg.registry import MODELS
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList, add_prefix)
 
+FUSION_MASK_LOSS = dict(
+    type='CrossEntropyLoss',
+    use_sigmoid=True,
+    avg_non_ignore=True,
+    loss_weight=0.4,
+    loss_name='loss_fusion_mask')
+
 
 @MODELS.register_module()
 class FusionSAM(EncoderDecoder):
@@ -41,7 +48,7 @@ class FusionSAM(EncoderDecoder):
             ``background_index`` and not the head's ``ignore_index``); mmseg
             losses called as ``loss(logits (B, 1, H, W), target (B, H, W),
             ignore_index=...)``. None disables it. Defaults to sigmoid
-            ``CrossEntropyLoss`` with weight 0.4.
+            ``CrossEntropyLoss`` (mean over labelled pixels), weight 0.4.
         loss_fusion_image (dict, optional): Loss of the fused image against
             the de-normalized sources, called as ``loss(fused, visible,
             thermal)`` (``FusionLoss``). None disables it. Defaults to
@@ -72,11 +79,7 @@ class FusionSAM(EncoderDecoder):
                  init_cfg: OptMultiConfig = None,
                  *,
                  loss_fusion_mask: Union[ConfigType, List[ConfigType],
-                                         None] = dict(
-                                             type='CrossEntropyLoss',
-                                             use_sigmoid=True,
-                                             loss_weight=0.4,
-                                             loss_name='loss_fusion_mask'),
+                                         None] = FUSION_MASK_LOSS,
                  loss_fusion_image: OptConfigType = dict(type='FusionLoss'),
                  fusion_mask_index: Optional[int] = 1,
                  fused_image_index: Optional[int] = 2,

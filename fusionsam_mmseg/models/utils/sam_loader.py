@@ -13,6 +13,7 @@ returned module exposes ``ImageEncoderViT``, ``PromptEncoder``,
 """
 import importlib
 import importlib.util
+import logging
 import sys
 from types import ModuleType
 from typing import Optional
@@ -21,8 +22,11 @@ try:
     from mmengine.logging import print_log
 except ImportError:  # torch + segment_anything only (benchmark_sam_encoder.py)
 
-    def print_log(msg: str, logger: Optional[str] = None) -> None:
-        print(msg, file=sys.stderr)
+    def print_log(msg: str,
+                  logger: Optional[str] = None,
+                  level: int = logging.INFO) -> None:
+        if level >= logging.INFO:
+            print(msg, file=sys.stderr)
 
 
 _PACKAGE = 'segment_anything'
@@ -72,5 +76,6 @@ def import_sam_modeling() -> ModuleType:
     print_log(
         f'`import {_PACKAGE}` failed ({type(reason).__name__}: {reason}); '
         f'importing {_PACKAGE}.modeling alone (SamPredictor is unavailable).',
-        logger='current')
+        logger='current',
+        level=logging.DEBUG)
     return _import_modeling_without_package_init()

@@ -1,0 +1,165 @@
+"""Baselines of the SAM-on-fused table and the MFNet day/night configs."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from conftest import REPO_ROOT
+from fusionsam_mmseg.models.utils.prompt_sampler import SAMInputFrame
+from fusionsam_mmseg.models.utils.sam_loader import import_sam_modeling
+
+SAM_TINY = osp.join(REPO_ROOT, 'configs', 'baselines',
+                    'sam_tiny_fused_demo.py')
+SAM2_TINY = osp.join(REPO_ROOT, 'configs', 'baselines',
+                     'sam2_tiny_fused_demo.py')
+
+
+def _build(config: str):
+    cfg = Config.fromfile(config)
+    init_default_scope('mmseg')
+    return MODELS.build(cfg.model), cfg
+
+
+def _batch(height=48, width=64, batch_size=2):
+    generator = torch.Generator().manual_seed(0)
+    inputs, samples = [], []
+    for _ in range(batch_size):
+        inputs.append(torch.randint(0, 256, (4, height, width),
+                                    dtype=torch.uint8, generator=generator))
+        sample = SegDataSample(metainfo=dict(
+            ori_shape=(height, width), img_shape=(height, width),
+            pad_shape=(height, width), modality_channels=(3, 1)))
+        sample.gt_sem_seg = PixelData(data=torch.randint(
+            0, 9, (1, height, width), generator=generator))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _train_step_grads(model):
+    """Parameters of the decode head that get a gradient from the loss."""
+    model.train()
+    data = model.data_preprocessor(_batch(), True)
+    losses = model(**data, mode='loss')
+    sum(v for k, v in losses.items() if k.endswith('loss_ce')).backward()
+    return {name for name, p in model.decode_head.named_parameters()
+            if p.grad is not None and p.grad.abs().sum() > 0}
+
+
+@pytest.fixture(scope='module')
+def stock_sam_model():
+    return _build(SAM_TINY)[0]
+
+
+def test_stock_sam_head_trains_only_the_readout(stock_sam_model):
+    head = stock_sam_model.decode_head
+    assert head.mask_decoder.num_mask_tokens == 4
+    assert not hasattr(head, 'dense_prompt_proj')
+    trainable = {n for n, p in head.named_parameters() if p.requires_grad}
+    assert trainable == {'readout.conv.weight', 'readout.conv.bias',
+                         'conv_seg.weight', 'conv_seg.bias'}
+    assert _train_step_grads(stock_sam_model) == trainable
+    assert not head.image_encoder.training
+    assert not head.mask_decoder.training and head.readout.training
+
+    stock_sam_model.eval()
+    with torch.no_grad():
+        predictions = stock_sam_model.test_step(_batch(batch_size=1))
+    assert predictions[0].pred_sem_seg.data.shape == (1, 48, 64)
+    assert predictions[0].seg_logits.data.shape == (9, 48, 64)
+
+
+def test_stock_sam_masks_are_segment_anythings(stock_sam_model):
+    """The baseline's 4 masks equal segment_anything's MaskDecoder output."""
+    head = stock_sam_model.decode_head.eval()
+    iou_hidden = head.mask_decoder.iou_prediction_head.layers[0].out_features
+    stock = import_sam_modeling().MaskDecoder(
+        transformer_dim=head.mask_decoder.transformer_dim,
+        transformer=head.mask_decoder.transformer,
+        num_multimask_outputs=3,
+        iou_head_depth=3,
+        iou_head_hidden_dim=iou_hidden)
+    stock.load_state_dict(head.mask_decoder.state_dict())
+    stock.eval()
+    embedding = torch.randn(1, 32, 16, 16)
+    mask_logits = torch.randn(1, 1, 12, 16)
+    frame = SAMInputFrame.for_image(48, 64, 128)
+    with torch.no_grad():
+        ours = head.stock_masks(embedding, frame, mask_logits)
+        prompts = head.get_prompts(mask_logits, frame)
+        sparse, dense = head.prompt_encoder(
+            points=prompts.points, boxes=prompts.boxes, masks=None)
+        pe = head.prompt_encoder.get_dense_pe()
+        multi, _ = stock(embedding, pe, sparse, dense, multimask_output=True)
+        single, _ = stock(embedding, pe, sparse, dense,
+                          multimask_output=False)
+    torch.testing.assert_close(ours, torch.cat([single, multi], dim=1))
+
+
+def test_stock_sam_head_loads_official_layout(stock_sam_model, tmp_path):
+    head = stock_sam_model.decode_head
+    state = {}
+    for part in ('image_encoder', 'prompt_encoder', 'mask_decoder'):
+        for key, value in getattr(head, part).state_dict().items():
+            state[f'{part}.{key}'] = torch.randn_like(value) \
+                if value.is_floating_point() else value
+    path = tmp_path / 'sam_tiny.pth'
+    torch.save(state, path)
+    cfg = Config.fromfile(SAM_TINY)
+    cfg.model.decode_head.checkpoint = str(path)
+    fresh = MODELS.build(cfg.model).decode_head
+    fresh.init_weights()
+    for key, value in fresh.mask_decoder.state_dict().items():
+        torch.testing.assert_close(value, state[f'mask_decoder.{key}'])
+
+
+def test_baseline_and_day_night_configs():
+    for dataset, classes in (('mfnet', 9), ('fmb', 15)):
+        sam = Config.fromfile(osp.join(
+            REPO_ROOT, 'configs', 'baselines',
+            f'sam_vith_fused_{dataset}.py'))
+        assert sam.model.decode_head.type == 'StockSAMHead'
+        assert sam.model.decode_head.sam_type == 'vit_h'
+        assert sam.model.decode_head.num_classes == classes
+        sam2 = Config.fromfile(osp.join(
+            REPO_ROOT, 'configs', 'baselines',
+            f'sam2_hiera_l_fused_{dataset}.py'))
+        assert sam2.model.decode_head.type == 'StockSAM2Head'
+        assert 'sam_type' not in sam2.model.decode_head
+        assert sam2.model.decode_head.num_classes == classes
+        assert sam2.test_evaluator.type == 'PerClassIoUMetric'
+    for split in ('day', 'night'):
+        cfg = Config.fromfile(osp.join(
+            REPO_ROOT, 'configs', f'fusionsam_vith_mfnet_{split}.py'))
+        assert cfg.test_dataloader.dataset.split == f'test_{split}.txt'
+        assert cfg.train_dataloader.dataset.split == 'train.txt'
+
+
+def test_day_split_dataset_lists_only_day_images(mfnet_demo_root):
+    from fusionsam_mmseg.datasets import MFNetDataset
+    dataset = MFNetDataset(split='test_day.txt', data_root=mfnet_demo_root,
+                           pipeline=[])
+    stems = [osp.basename(info['img_path']) for info in dataset]
+    assert stems and all(stem.endswith('D.png') for stem in stems)
+
+
+def test_sam2_baseline_trains_only_the_readout():
+    model, _ = _build(SAM2_TINY)
+    head = model.decode_head
+    trainable = {n for n, p in head.named_parameters() if p.requires_grad}
+    assert trainable == {'readout.conv.weight', 'readout.conv.bias',
+                         'conv_seg.weight', 'conv_seg.bias'}
+    assert _train_step_grads(model) == trainable
+    assert not head.sam2.training
+    model.eval()
+    with torch.no_grad():
+        predictions = model.test_step(_batch(batch_size=1))
+    assert predictions[0].pred_sem_seg.data.shape == (1, 48, 64)
+
+    head.checkpoint = '/nonexistent/sam2.1_hiera_tiny.pt'
+    with pytest.raises(FileNotFoundError, match='sam2.1_hiera_tiny.pt'):
+        head.init_weights()
