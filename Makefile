@@ -1,9 +1,10 @@
 # fusionsam_mmseg: the two commands of the README, plus the install step.
-#   make demo   install if needed, make demo data, train + test the demo model
+#   make demo   install if needed, make demo data, train + test FusionSAM-tiny,
+#               draw a visible | thermal | fused | prediction panel
 #   make test   install if needed, run the test suite
 PYTHON ?= python
 DEMO_DATA ?= data/demo_mfnet
-DEMO_CONFIG ?= configs/baselines/fcn_tiny_rgbt_demo.py
+DEMO_CONFIG ?= configs/fusionsam_tiny_demo.py
 DEMO_WORK_DIR ?= work_dirs/demo
 PYTEST_ARGS ?=
 
@@ -27,6 +28,11 @@ demo: install demo-data
 	$(PYTHON) tools/test.py $(DEMO_CONFIG) \
 	  $$(cat $(DEMO_WORK_DIR)/last_checkpoint) --work-dir $(DEMO_WORK_DIR) \
 	  --cfg-options test_dataloader.dataset.data_root=$(DEMO_DATA)
+	$(PYTHON) demo/image_demo.py \
+	  $(DEMO_DATA)/images/$$(head -n 1 $(DEMO_DATA)/test_night.txt).png - \
+	  $(DEMO_CONFIG) $$(cat $(DEMO_WORK_DIR)/last_checkpoint) \
+	  --out-file $(DEMO_WORK_DIR)/demo_panel.png
+	@echo "[demo] per-class IoU table above; panel: $(DEMO_WORK_DIR)/demo_panel.png"
 
 test: install
 	$(PYTHON) -m pytest tests -q -rs $(PYTEST_ARGS)

@@ -21,8 +21,8 @@ embed_dims = 32  # LSTG token / FMP width
 sam_image_size = 128  # SAM input side (1024 for the official weights)
 num_points = 10
 use_box = True
-max_iters = 160
-lr = 2e-3
+max_iters = 300
+lr = 3e-3
 zeroed_modalities = ()  # (1,): RGB only; (0,): thermal only
 # -----------------------------------------------------------------------------
 
@@ -34,11 +34,11 @@ tiny_sam = dict(
     window_size=4,
     patch_size=8,
     mlp_ratio=2.0,
-    prompt_embed_dim=32,
-    mask_in_chans=8,
+    prompt_embed_dim=128,
+    mask_in_chans=16,
     decoder_depth=1,
-    decoder_mlp_dim=64,
-    decoder_num_heads=2,
+    decoder_mlp_dim=256,
+    decoder_num_heads=4,
     iou_head_hidden_dim=16)
 model = dict(
     data_preprocessor=dict(size=crop_size),
@@ -64,7 +64,11 @@ model = dict(
         encoder_cfg=tiny_sam,
         image_size=sam_image_size,
         num_points=num_points,
-        use_box=use_box))
+        use_box=use_box,
+        loss_decode=[
+            dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+            dict(type='DiceLoss', loss_weight=1.0)
+        ]))
 optim_wrapper = dict(optimizer=dict(lr=lr))
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(

@@ -6,6 +6,7 @@ import sys
 from typing import List
 
 import pytest
+import torch
 from mmseg.utils import register_all_modules
 
 import fusionsam_mmseg  # noqa: F401  (registers the plugin)
@@ -13,6 +14,9 @@ from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
 
 # Build from mmseg's registries by default, as mmseg's own tools do.
 register_all_modules(init_default_scope=True)
+# The test models are tiny: one thread avoids oversubscribing the 2 CI cores
+# (and is faster for them than two).
+torch.set_num_threads(1)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MSRS_ROOT = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data', 'msrs_samples')
@@ -54,7 +58,7 @@ def run_tool(args: List[str], timeout: int = 600,
 
     On failure (with ``check``) the captured output is shown in the assertion.
     """
-    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2')
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, *args],
                           cwd=REPO_ROOT,
                           env=env,

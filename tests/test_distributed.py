@@ -153,7 +153,10 @@ def runs(tmp_path_factory):
 def test_dist_train_runs_two_gloo_processes(runs):
     assert 'Distributed training: True' in runs['ddp_log']
     assert "'backend': 'gloo'" in runs['ddp_log']
-    assert osp.isfile(osp.join(runs['ddp'], f'iter_{MAX_ITERS}.pth'))
+    checkpoint = torch.load(osp.join(runs['ddp'], f'iter_{MAX_ITERS}.pth'),
+                            map_location='cpu', weights_only=True)
+    rng_state = checkpoint['rng_state']  # RNGStateHook: one per process
+    assert rng_state['world_size'] == len(rng_state['ranks']) == 2
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """SAMEmbeddingCache: hits, misses, invalidation and the size limit."""
 import copy
+import multiprocessing
 import os
 import pickle
 
@@ -151,3 +152,26 @@ def test_hit_rate_log_line_and_copies(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match='when_full'):
         SAMEmbeddingCache(str(tmp_path), 1, 'fp', when_full='fifo')
     assert os.path.exists(tmp_path / 'manifest.json')
+
+
+def _fill_from_process(cache_dir, first):
+    cache = SAMEmbeddingCache(cache_dir, 1 << 20, 'fp')
+    for index in range(first, first + 8, 2):
+        keys = keys_from_metainfo([metainfo(index), metainfo(index + 1)])
+        cache.put(keys, embeddings_for(keys))
+
+
+def test_processes_share_one_cache_dir(tmp_path):
+    context = multiprocessing.get_context('fork')
+    workers = [context.Process(target=_fill_from_process,
+                               args=(str(tmp_path), first))
+               for first in (0, 8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    cache = SAMEmbeddingCache(str(tmp_path), 1 << 20, 'fp')
+    keys = keys_from_metainfo([metainfo(index) for index in range(16)])
+    assert len(cache) == 16
+    assert torch.equal(cache.get(keys), embeddings_for(keys))

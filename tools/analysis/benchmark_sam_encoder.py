@@ -193,8 +193,18 @@ def measure(args) -> dict:
 def describe_device(device: torch.device) -> str:
     if device.type == 'cuda':
         return torch.cuda.get_device_name(device)
-    return (f'cpu ({platform.processor() or platform.machine()}, '
-            f'{torch.get_num_threads()} threads)')
+    return f'cpu ({cpu_name()}, {torch.get_num_threads()} threads)'
+
+
+def cpu_name() -> str:
+    try:
+        with open('/proc/cpuinfo') as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def print_report(results: dict, write: Callable[[str], None] = print) -> None:

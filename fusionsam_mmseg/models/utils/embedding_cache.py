@@ -112,7 +112,7 @@ def fingerprint_encoder(encoder: nn.Module,
     for name, tensor in sorted(encoder.state_dict().items()):
         tensor = tensor.detach().cpu().contiguous()
         digest.update(f'{name}|{tensor.dtype}|{tuple(tensor.shape)}'.encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
 
 
@@ -122,8 +122,9 @@ class SAMEmbeddingCache:
     Args:
         cache_dir (str): folder of the cache (created when missing).
         max_bytes (int): limit on the total size of the embedding shards.
-        fingerprint (str): identity of the encoder (:func:`fingerprint_encoder`);
-            a cache written under another fingerprint is wiped on open.
+        fingerprint (str): identity of the encoder
+            (:func:`fingerprint_encoder`); a cache written under another
+            fingerprint is wiped on open.
         when_full (str): ``'refuse'`` new entries (default; keeps the first
             ``max_bytes`` of an epoch-wise scan) or evict the least recently
             used (``'lru'``).
@@ -167,6 +168,7 @@ class SAMEmbeddingCache:
         self._get_calls = 0
         self._connection_pid = None
         self._connection = None
+        self._manifest_cache: dict = {}
         os.makedirs(self.cache_dir, exist_ok=True)
         with self._write_transaction():
             self._validate_manifest()
@@ -207,7 +209,8 @@ class SAMEmbeddingCache:
         """Embeddings of ``keys``, or None unless every key is cached.
 
         Args:
-            keys (Sequence[str]): keys of one batch (:func:`keys_from_metainfo`).
+            keys (Sequence[str]): keys of one batch
+                (:func:`keys_from_metainfo`).
             device (str | torch.device | None): where to put the result.
                 Default: CPU.
 
@@ -405,14 +408,19 @@ class SAMEmbeddingCache:
         return slots
 
     def _free_slot(self) -> Optional[int]:
-        """Next dense slot, an evicted one (``'lru'``), or None (full)."""
+        """Next dense slot, the least recently used one (``'lru'``; never a
+        slot another process is still writing), or None (full)."""
         db = self._db
         count = db.execute('SELECT COUNT(*) FROM entries').fetchone()[0]
         if count < self._capacity:
             return count
-        if self.when_full == 'lru' and count:
-            key, slot = db.execute('SELECT key, slot FROM entries ORDER BY '
-                                   'last_used LIMIT 1').fetchone()
+        victim = None
+        if self.when_full == 'lru':
+            victim = db.execute(
+                'SELECT key, slot FROM entries WHERE ready = 1 ORDER BY '
+                'last_used LIMIT 1').fetchone()
+        if victim is not None:
+            key, slot = victim
             db.execute('DELETE FROM entries WHERE key = ?', (key, ))
             self.evicted += 1
             if self.evicted == 1:
@@ -465,8 +473,9 @@ class SAMEmbeddingCache:
                 [np.array(self._slot_memmap(rows[key], 'r')) for key in keys])
         if self.when_full == 'lru':
             with self._write_transaction():
-                db.executemany('UPDATE entries SET last_used = ? WHERE key = ?',
-                               [(time.time_ns(), key) for key in unique])
+                db.executemany(
+                    'UPDATE entries SET last_used = ? WHERE key = ?',
+                    [(time.time_ns(), key) for key in unique])
         return embeddings
 
     def __getstate__(self) -> dict:

@@ -7,8 +7,8 @@ a second matmul (four ``(B*heads, N, N)`` tensors). :class:`SDPABlock` keeps
 the stock block's submodules (so the ``state_dict`` keys are the official
 ``blocks.<i>.attn.qkv.weight`` ...) and changes only how they are combined:
 
-* attention runs through :func:`torch.nn.functional.scaled_dot_product_attention`
-  (fused kernels: CPU flash attention, CUDA memory-efficient / flash);
+* attention runs through ``F.scaled_dot_product_attention`` (fused kernels:
+  CPU flash attention, CUDA memory-efficient / flash);
 * the relative-position terms ``rel_h (.., N, kh)`` and ``rel_w (.., N, kw)``
   are computed once per block, as in the stock code, then either
   (``rel_pos_mode='mask'``, default) broadcast-added into one additive
@@ -199,7 +199,8 @@ class FastImageEncoderViT(ImageEncoderViT):
             (``nn.Module.compile``; a dict gives ``torch.compile`` kwargs,
             e.g. ``dict(mode='max-autotune')``). Default: False.
         **encoder_kwargs: ``ImageEncoderViT`` arguments (``img_size``,
-            ``embed_dim``, ``depth``, ...; see :func:`sam_image_encoder_kwargs`).
+            ``embed_dim``, ``depth``, ...; see
+            :func:`sam_image_encoder_kwargs`).
 
     Shapes:
         forward: (B, in_chans, img_size, img_size) images, normalised and
@@ -228,7 +229,8 @@ class FastImageEncoderViT(ImageEncoderViT):
             self.compile(**({} if compile is True else dict(compile)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x (Tensor): (B, in_chans, S, S). Returns: (B, out, S/p, S/p)."""
+        """Args: x (Tensor): (B, in_chans, S, S). Returns: (B, out, S/p, S/p).
+        """
         self._check_input(x)
         if self.autocast_dtype is None:
             return super().forward(x)
@@ -249,7 +251,8 @@ class FastImageEncoderViT(ImageEncoderViT):
 
 
 def _parse_autocast_dtype(
-        autocast_dtype: Union[str, torch.dtype, None]) -> Optional[torch.dtype]:
+    autocast_dtype: Union[str, torch.dtype, None]
+) -> Optional[torch.dtype]:
     if autocast_dtype is None or isinstance(autocast_dtype, torch.dtype):
         return autocast_dtype
     if autocast_dtype not in _AUTOCAST_DTYPES:
