@@ -85,7 +85,9 @@ def test_stock_sam_masks_are_segment_anythings(stock_sam_model):
         iou_head_hidden_dim=iou_hidden)
     stock.load_state_dict(head.mask_decoder.state_dict())
     stock.eval()
-    embedding = torch.randn(1, 32, 16, 16)
+    grid_h, grid_w = head.prompt_encoder.image_embedding_size
+    embedding = torch.randn(1, head.prompt_encoder.embed_dim, grid_h,
+                            grid_w)
     mask_logits = torch.randn(1, 1, 12, 16)
     frame = SAMInputFrame.for_image(48, 64, 128)
     with torch.no_grad():

@@ -46,6 +46,18 @@ def _point_data_at_demo(cfg: Config, roots: dict) -> None:
         dataset.data_root = roots[dataset.type]
 
 
+def _build_without_weights(model_cfg):
+    """Build on the meta device; for real where the code needs values
+    (SAM2's Hiera calls ``Tensor.item()`` while it is built)."""
+    try:
+        with torch.device('meta'):
+            return MODELS.build(model_cfg)
+    except Exception as error:  # third-party code wraps the RuntimeError
+        if 'meta tensors' not in str(error):
+            raise
+    return MODELS.build(model_cfg)
+
+
 @pytest.fixture(scope='module')
 def demo_roots(mfnet_demo_root, fmb_demo_root):
     return dict(MFNetDataset=mfnet_demo_root, FMBDataset=fmb_demo_root)
@@ -69,8 +81,7 @@ def test_config_builds_model_and_datasets(config, demo_roots):
         # parameters) are built on the meta device: every module is
         # constructed, no memory is allocated, no file is read. The ViT-H
         # training test below builds one for real.
-        with torch.device('meta'):
-            model = MODELS.build(cfg.model)
+        model = _build_without_weights(cfg.model)
     else:
         model = MODELS.build(cfg.model)
         model.init_weights()

@@ -7,7 +7,9 @@ the same two images as the single-process batch; the training pipeline has
 no random augmentation (each process would draw its own numbers), the model
 normalises with GroupNorm / LayerNorm (no batch statistics), and DDP
 averages the two per-image gradients, which is what the single process's
-mean over its batch gives. What may differ is float summation order.
+mean over its batch gives. What differs: the LSTG quantizer initialises
+its codebook from latents of rank 0's image under DDP (of both images in
+one process), and floats are summed in another order; hence tolerances.
 
 The test split has an odd number of images (3) so the DefaultSampler pads
 rank 1 with a repeated sample; ``SampleCountMetric`` (registered here and
@@ -35,11 +37,7 @@ CONFIG = 'configs/fusionsam_tiny_demo.py'
 TESTS_DIR = osp.dirname(osp.abspath(__file__))
 NUM_TEST = 3
 MAX_ITERS = 2
-# Same data and gradients up to float summation order (see the module
-# doc); Adam's first steps move each weight by about lr whatever the
-# gradient's size, so a weight whose gradient is ~0 may move differently:
-# the bound is 2 * lr * iterations per weight.
-MIOU_TOLERANCE = 0.5  # percentage points, on 3 images
+METRIC_TOLERANCE = 0.5  # percentage points of aAcc / mIoU / mAcc, 3 images
 # SyncBN does not run on CPU; GroupNorm has no batch statistics.
 GROUP_NORM = dict(type='GN', num_groups=8, requires_grad=True)
 
@@ -53,8 +51,10 @@ class SampleCountMetric(BaseMetric):
     def process(self, data_batch, data_samples) -> None:
         self.results.extend(sample['img_path'] for sample in data_samples)
 
-    def compute_metrics(self, results: List[str]) -> Dict[str, int]:
-        return dict(samples=len(results), distinct=len(set(results)))
+    def compute_metrics(self, results: List[str]) -> Dict[str, float]:
+        # floats: mmengine's test-results json drops numpy integers
+        return dict(samples=float(len(results)),
+                    distinct=float(len(set(results))))
 
 
 def _free_port() -> int:
@@ -161,19 +161,27 @@ def test_dist_train_runs_two_gloo_processes(runs):
 
 @pytest.mark.slow
 def test_ddp_matches_single_process_with_equal_global_batch(runs):
-    name = f'iter_{MAX_ITERS}.pth'
-    single = torch.load(osp.join(runs['single'], name), map_location='cpu',
-                        weights_only=True)['state_dict']
-    ddp = torch.load(osp.join(runs['ddp'], name), map_location='cpu',
-                     weights_only=True)['state_dict']
-    lr = Config.fromfile(osp.join(REPO_ROOT, CONFIG)).optim_wrapper.optimizer.lr
-    worst = max((single[k].double() - ddp[k].double()).abs().max().item()
-                for k in single if single[k].is_floating_point())
-    assert worst <= 2 * lr * MAX_ITERS
-    single_val, ddp_val = _val_metrics(runs['single']), _val_metrics(
-        runs['ddp'])
-    assert abs(single_val['mIoU'] - ddp_val['mIoU']) <= MIOU_TOLERANCE
+    single_val, ddp_val = (_val_metrics(runs[name])
+                           for name in ('single', 'ddp'))
+    for key in ('aAcc', 'mIoU', 'mAcc'):
+        assert abs(single_val[key] - ddp_val[key]) <= METRIC_TOLERANCE, key
     assert ddp_val['count/samples'] == ddp_val['count/distinct'] == NUM_TEST
+    # Weights: the codebooks are initialised from differently pooled latents
+    # (module doc), so the parameters follow slightly different paths. An
+    # Adam step moves a weight by at most about lr (<= 1.0015 lr in the
+    # first steps with bias correction; 1 % margin here), so two runs from
+    # the same initial weights stay within 2 * lr * iterations of each
+    # other; unsynchronised initial weights or a scaled lr would not.
+    name = f'iter_{MAX_ITERS}.pth'
+    single, ddp = (torch.load(osp.join(runs[run], name), map_location='cpu',
+                              weights_only=True)['state_dict']
+                   for run in ('single', 'ddp'))
+    lr = Config.fromfile(osp.join(REPO_ROOT,
+                                  CONFIG)).optim_wrapper.optimizer.lr
+    parameters = [k for k in single
+                  if single[k].is_floating_point() and 'quantizers' not in k]
+    worst = max((single[k] - ddp[k]).abs().max().item() for k in parameters)
+    assert worst <= 2 * 1.01 * lr * MAX_ITERS
 
 
 @pytest.mark.slow

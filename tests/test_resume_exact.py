@@ -1,19 +1,24 @@
 """``--resume`` after a SIGKILL repeats the uninterrupted run exactly.
 
-Three runs of the tiny demo config (CPU, seed 0, deterministic):
+Three runs of the tiny demo config (CPU, seed 0, deterministic, batch 1 on
+3 training images), set up by :func:`_write_configs` to carry every kind of
+training state:
 
 * straight: iterations 1-4 in one process, validating at 2 and 4;
 * killed: the same, with a hook that SIGKILLs the process right after the
   checkpoint of iteration 2 is written (no clean exit, no validation);
 * resumed: ``tools/train.py --resume`` in the killed run's work_dir.
 
-The per-iteration values in ``vis_data/scalars.json`` (every loss term,
-the learning rate) and the final checkpoint (all weights, discriminator
-included, and the optimizer state) must be identical, bit for bit: the
-resumed run restores everything the straight one had in memory (weights,
-optimizer, data position through mmengine's skipping, generator states
-through ``RNGStateHook``), and on one CPU thread count the same ops in the
-same order give the same bits.
+The per-iteration values in ``vis_data/scalars.json`` (every loss term and
+statistic, the learning rate) and the final checkpoint (all weights and
+buffers, discriminator and codebooks included, and the optimizer state)
+must be identical, bit for bit: the resumed run restores everything the
+straight one had in memory (weights, optimizer, data position through
+mmengine's skipping, generator states through ``RNGStateHook``), and on
+one CPU thread count the same ops in the same order give the same bits.
+Without ``RNGStateHook`` iterations 3 and 4 differ (dropout, random
+prompts); restoring the generators at the first ``before_train_iter``
+instead of before the first new fetch makes iteration 4 differ.
 
 The subprocess imports this module (``custom_imports``) to register
 :class:`KillAfterCheckpointHook`.
@@ -88,16 +93,17 @@ def _write_configs(tmp_path) -> Tuple[str, str]:
     """The demo config made to use every kind of state a resume must
     bring back, and the same plus :class:`KillAfterCheckpointHook`.
 
-    The LSTG discriminator trains from iteration 1 (its weights and Adam
-    moments), and torch's generator is drawn from at every iteration
-    (dropout in the FMP feed-forward layers, random ground-truth point
-    prompts): without the generator states of ``RNGStateHook`` the resumed
-    iterations draw other numbers.
+    The LSTG decoders and discriminator train from iteration 1 (their
+    weights and Adam moments), and torch's generator is drawn from at
+    every iteration (dropout in the FMP feed-forward layers, random
+    ground-truth point prompts): without the generator states of
+    ``RNGStateHook`` the resumed iterations draw other numbers.
     """
     base_path = tmp_path / 'resume_base.py'
     base_path.write_text(
         f'_base_ = [{osp.join(REPO_ROOT, CONFIG)!r}]\n'
-        f'model = dict(backbone=dict(loss_adv={ADVERSARIAL!r}),\n'
+        'model = dict(backbone=dict(with_decoder=True,\n'
+        f'                            loss_adv={ADVERSARIAL!r}),\n'
         '             neck=dict(ffn_drop=0.1),\n'
         '             decode_head=dict(gt_prompts_in_train=True))\n'
         'randomness = dict(seed=0, deterministic=True)\n')

@@ -71,9 +71,12 @@ model = dict(
         align_corners=False,
         loss_decode=dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    # BCE of the fusion mask vs "any labelled object" (see FusionSAM); add
+    # dict(type='DiceLoss', use_sigmoid=False, loss_name='loss_fusion_dice')
+    # in a list for BCE + Dice.
     loss_fusion_mask=dict(
         type='CrossEntropyLoss',
-        use_sigmoid=True,
+        use_sigmoid=False,
         avg_non_ignore=True,
         loss_weight=0.4,
         loss_name='loss_fusion_mask'),

@@ -27,7 +27,7 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 
 FUSION_MASK_LOSS = dict(
     type='CrossEntropyLoss',
-    use_sigmoid=True,
+    use_sigmoid=False,
     avg_non_ignore=True,
     loss_weight=0.4,
     loss_name='loss_fusion_mask')
@@ -44,11 +44,14 @@ class FusionSAM(EncoderDecoder):
         backbone, decode_head, neck, auxiliary_head, train_cfg, test_cfg,
         data_preprocessor, pretrained, init_cfg: As in ``EncoderDecoder``.
         loss_fusion_mask (dict | list[dict], optional): Loss(es) of the
-            fusion-mask logits against "any labelled object" (label not
-            ``background_index`` and not the head's ``ignore_index``); mmseg
-            losses called as ``loss(logits (B, 1, H, W), target (B, H, W),
-            ignore_index=...)``. None disables it. Defaults to sigmoid
-            ``CrossEntropyLoss`` (mean over labelled pixels), weight 0.4.
+            fusion-mask logits x against "any labelled object" (label not
+            ``background_index`` and not the head's ``ignore_index``). They
+            see two-class logits ``[0, x]`` (B, 2, H, W) and labels (B, H, W)
+            in {0, 1, ignore_index}, so softmax ``CrossEntropyLoss`` is
+            exactly BCE on x and mmseg's ``DiceLoss`` works as is; both need
+            ``use_sigmoid=False``. None disables it. Defaults to
+            ``CrossEntropyLoss`` (BCE, mean over labelled pixels), weight
+            0.4.
         loss_fusion_image (dict, optional): Loss of the fused image against
             the de-normalized sources, called as ``loss(fused, visible,
             thermal)`` (``FusionLoss``). None disables it. Defaults to
@@ -105,6 +108,7 @@ class FusionSAM(EncoderDecoder):
         self.fused_image_index = fused_image_index
         self.background_index = background_index
         self.zeroed_modalities = tuple(zeroed_modalities)
+        self._check_fusion_mask_losses()
         self._check_zeroed_modalities()
 
     @property
@@ -112,6 +116,15 @@ class FusionSAM(EncoderDecoder):
         """Channels per modality group, from the backbone (None if unknown)."""
         channels = getattr(self.backbone, 'modality_channels', None)
         return None if channels is None else tuple(channels)
+
+    def _check_fusion_mask_losses(self) -> None:
+        for loss in self.loss_fusion_mask or []:
+            if getattr(loss, 'use_sigmoid', False):
+                raise ValueError(
+                    f'FusionSAM: model.loss_fusion_mask {type(loss).__name__}'
+                    ' has use_sigmoid=True; the fusion-mask losses see '
+                    'two-class logits [0, x] (softmax = sigmoid(x)), set '
+                    'use_sigmoid=False.')
 
     def _check_zeroed_modalities(self) -> None:
         if not self.zeroed_modalities:
@@ -198,9 +211,10 @@ class FusionSAM(EncoderDecoder):
             size=labels.shape[-2:],
             mode='bilinear',
             align_corners=self.align_corners)
+        two_class_logits = torch.cat([torch.zeros_like(logits), logits], 1)
         losses = dict()
         for loss in self.loss_fusion_mask:
-            value = loss(logits, target, ignore_index=ignore_index)
+            value = loss(two_class_logits, target, ignore_index=ignore_index)
             losses[loss.loss_name] = losses.get(loss.loss_name, 0) + value
         return losses
 
