@@ -15,16 +15,6 @@ from fusionsam_mmseg.models.utils.vector_quantizer import VectorQuantizer
 TINY = dict(embed_dims=16, base_channels=8, num_codes=32)
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, OpenMP threads that
-    wait for each other make small convolutions many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_lstg(**kwargs) -> LSTG:
     return LSTG(**{**TINY, **kwargs})
 

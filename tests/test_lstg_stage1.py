@@ -29,16 +29,6 @@ PREPROCESSOR = dict(
     bgr_to_rgb=False)
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, OpenMP threads that
-    wait for each other make small convolutions many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_psnr_and_ssim_values():
     image = torch.rand(3, 32, 32)
     assert psnr(image, image) == pytest.approx(100.0)

@@ -27,16 +27,6 @@ TINY_SAM = dict(
 FEATURE_CHANNELS = 16
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_thread():
-    """Tiny models gain nothing from intra-op threads; on the shared 2-core
-    machine the thread pool's contention made this file 5x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_head(**kwargs) -> SAMPromptHead:
     options = dict(
         in_channels=FEATURE_CHANNELS,

@@ -11,16 +11,6 @@ from fusionsam_mmseg.models.losses.adversarial_loss import (
     GAN_TYPES, discriminator_loss_from_logits, generator_loss_from_logits)
 
 
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, OpenMP threads that
-    wait for each other make small convolutions many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_registry_lists_the_lstg_family():
     for name in ('LSTG', 'VQLoss', 'ReconstructionLoss', 'PerceptualLoss',
                  'AdversarialLoss', 'PatchDiscriminator', 'LSTGAutoencoder'):
