@@ -18,6 +18,7 @@ import argparse
 import ctypes
 import importlib
 import json
+import os
 import platform
 import statistics
 import sys
@@ -197,13 +198,12 @@ def describe_device(device: torch.device) -> str:
 
 
 def cpu_name() -> str:
-    try:
+    """The CPU model from /proc/cpuinfo, else what ``platform`` reports."""
+    if os.path.isfile('/proc/cpuinfo'):
         with open('/proc/cpuinfo') as cpuinfo:
             for line in cpuinfo:
                 if line.startswith('model name'):
                     return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine()
 
 
