@@ -43,6 +43,23 @@ SAM_PIXEL_MEAN = (123.675, 116.28, 103.53)
 SAM_PIXEL_STD = (58.395, 57.12, 57.375)
 
 
+def check_prompt_sources(head: nn.Module, mask_logits: Tensor,
+                         fused_image: Tensor) -> None:
+    """Raise unless the neck gave (B, 1, h, w) mask logits and a
+    (B, 3, H, W) fused image at the head's ``mask_index`` / ``image_index``.
+    """
+    name = type(head).__name__
+    if mask_logits.dim() != 4 or mask_logits.shape[1] != 1:
+        raise ValueError(
+            f'{name}: inputs[mask_index={head.mask_index}] must be '
+            'fusion-mask logits (B, 1, h, w), got '
+            f'{tuple(mask_logits.shape)}.')
+    if fused_image.dim() != 4 or fused_image.shape[1] != 3:
+        raise ValueError(
+            f'{name}: inputs[image_index={head.image_index}] must be a fused '
+            f'image (B, 3, H, W) in [0, 1], got {tuple(fused_image.shape)}.')
+
+
 @MODELS.register_module()
 class SAMPromptHead(BaseDecodeHead):
     """Segment Anything prompted by a fusion neck, one mask token per class.
@@ -265,16 +282,7 @@ class SAMPromptHead(BaseDecodeHead):
             fused_image = self.image_from_features(features).sigmoid()
         else:
             fused_image = inputs[self.image_index]
-        if mask_logits.dim() != 4 or mask_logits.shape[1] != 1:
-            raise ValueError(
-                f'SAMPromptHead: inputs[mask_index={self.mask_index}] must be '
-                'fusion-mask logits (B, 1, h, w), got '
-                f'{tuple(mask_logits.shape)}.')
-        if fused_image.dim() != 4 or fused_image.shape[1] != 3:
-            raise ValueError(
-                f'SAMPromptHead: inputs[image_index={self.image_index}] must '
-                'be a fused image (B, 3, H, W) in [0, 1], got '
-                f'{tuple(fused_image.shape)}.')
+        check_prompt_sources(self, mask_logits, fused_image)
         return features, mask_logits, fused_image
 
     def preprocess_image(self, fused_image: Tensor,

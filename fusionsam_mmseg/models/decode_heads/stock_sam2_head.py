@@ -27,7 +27,8 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..utils.prompt_sampler import MaskPromptSampler, SAMInputFrame
-from .sam_prompt_head import SAM_PIXEL_MEAN, SAM_PIXEL_STD
+from .sam_prompt_head import (SAM_PIXEL_MEAN, SAM_PIXEL_STD,
+                              check_prompt_sources)
 
 SAM2_MASK_TOKENS = 4
 SAM2_INSTALL_HINT = (
@@ -175,16 +176,7 @@ class StockSAM2Head(BaseDecodeHead):
         """Fusion-mask logits (B, 1, h, w) and fused image (B, 3, H, W)."""
         mask_logits = inputs[self.mask_index]
         fused_image = inputs[self.image_index]
-        if mask_logits.dim() != 4 or mask_logits.shape[1] != 1:
-            raise ValueError(
-                f'StockSAM2Head: inputs[mask_index={self.mask_index}] must be '
-                'fusion-mask logits (B, 1, h, w), got '
-                f'{tuple(mask_logits.shape)}.')
-        if fused_image.dim() != 4 or fused_image.shape[1] != 3:
-            raise ValueError(
-                f'StockSAM2Head: inputs[image_index={self.image_index}] must '
-                'be a fused image (B, 3, H, W) in [0, 1], got '
-                f'{tuple(fused_image.shape)}.')
+        check_prompt_sources(self, mask_logits, fused_image)
         return mask_logits, fused_image
 
     def encode_image(self, fused_image: Tensor, frame: SAMInputFrame
