@@ -19,7 +19,8 @@ _base_ = [
 sam_type = 'vit_h'  # frozen SAM image encoder
 sam_checkpoint = 'checkpoints/sam/sam_vit_h_4b8939.pth'
 # FMB, `unlabeled` counted. 14-class convention: num_classes = 14, the
-# datasets' count_unlabeled=False and model.background_index=None.
+# datasets' count_unlabeled=False, model.background_index=None and
+# model.decode_head.gt_background_index=None.
 num_classes = 15
 max_epochs = 100
 batch_size = 4

@@ -108,8 +108,8 @@ def _run_script(args: List[str]) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (
         f'`bash {" ".join(args)}` exited {proc.returncode}\n'
-        f'--- stdout ---\n{proc.stdout[-6000:]}\n'
-        f'--- stderr ---\n{proc.stderr[-6000:]}')
+        f'--- stderr ---\n{proc.stderr[-6000:]}\n'
+        f'--- stdout ---\n{proc.stdout[-3000:]}')
     return proc
 
 

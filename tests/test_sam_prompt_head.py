@@ -213,6 +213,18 @@ def test_test_time_prompts_ignore_the_ground_truth():
     assert trained_a.points[1].eq(-1).all() and trained_b.points[1].eq(1).all()
 
 
+@pytest.mark.parametrize('background, expected', [
+    (0, [[False, True, False, True]]),  # MFNet/FMB: unlabeled = 0
+    (None, [[True, True, False, True]]),  # FMB 14 classes: 255 only
+])
+def test_gt_foreground_follows_the_background_setting(background, expected):
+    head = tiny_head(gt_prompts_in_train=True, gt_background_index=background)
+    sample, = data_samples(1, 1, 4)
+    sample.gt_sem_seg = PixelData(data=torch.tensor([[[0, 3, 255, 13]]]))
+    foreground = head._gt_foreground([sample])
+    assert foreground.tolist() == [expected]
+
+
 def test_prompts_from_the_fusion_mask():
     frame = SAMInputFrame.for_image(48, 64, 64)  # scale 1: frame == pixels
     logits = torch.full((2, 1, 12, 16), -5.0)

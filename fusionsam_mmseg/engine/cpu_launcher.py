@@ -17,12 +17,17 @@ The model wrapper needs one more setting on CPU: mmengine passes
 ``device_ids=[LOCAL_RANK]`` to DDP, which torch refuses for CPU modules. A
 config given ``model_wrapper_cfg=dict(type='MMDistributedDataParallel',
 device_ids=None)`` keeps it out (see docs/distributed.md).
+
+Either way the launcher registers the clean exit of
+:mod:`fusionsam_mmseg.engine.process_group_exit`.
 """
 import torch
 import torch.distributed as torch_dist
 from mmengine.device import (is_mlu_available, is_musa_available,
                              is_npu_available)
 from mmengine.dist import utils as dist_utils
+
+from .process_group_exit import register_process_group_exit
 
 _MMENGINE_INIT_DIST_PYTORCH = dist_utils._init_dist_pytorch
 
@@ -42,6 +47,7 @@ def init_dist_pytorch(backend: str, init_backend: str = 'torch',
     accelerated = (torch.cuda.is_available() or init_backend != 'torch'
                    or is_mlu_available() or is_npu_available()
                    or is_musa_available())
+    register_process_group_exit()
     if accelerated:
         _MMENGINE_INIT_DIST_PYTORCH(backend, init_backend, **kwargs)
         return

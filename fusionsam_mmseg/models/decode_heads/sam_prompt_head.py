@@ -105,8 +105,13 @@ class SAMPromptHead(BaseDecodeHead):
             local maximum of the mask logits. Default: 3.
         gt_prompts_in_train (bool): In training only, take the sparse prompts
             (random foreground points + box) from the ground truth's
-            foreground (label not 0 and not ``ignore_index``) instead of the
-            fusion mask. Never used at test time. Default: False.
+            foreground (label not ``gt_background_index`` and not
+            ``ignore_index``) instead of the fusion mask. Never used at test
+            time. Default: False.
+        gt_background_index (int, optional): The label that is not
+            foreground for ``gt_prompts_in_train`` (MFNet/FMB ``unlabeled``
+            = 0); None when no class is background (FMB's 14-class
+            convention, where ``unlabeled`` is ignored). Default: 0.
         encoder_attention (str): ``'sdpa'`` (``FastImageEncoderViT``:
             scaled-dot-product attention, numerically equal to the stock
             path, same weights) or ``'stock'`` (segment_anything's
@@ -147,6 +152,7 @@ class SAMPromptHead(BaseDecodeHead):
                  use_box: bool = True,
                  point_peak_kernel: int = 3,
                  gt_prompts_in_train: bool = False,
+                 gt_background_index: Optional[int] = 0,
                  encoder_attention: str = 'sdpa',
                  encoder_autocast: Optional[str] = None,
                  encoder_compile: bool = False,
@@ -173,6 +179,7 @@ class SAMPromptHead(BaseDecodeHead):
         self.mask_index = mask_index
         self.image_index = image_index
         self.gt_prompts_in_train = gt_prompts_in_train
+        self.gt_background_index = gt_background_index
         self.prompt_sampler = MaskPromptSampler(num_points, use_box,
                                                 point_peak_kernel)
 
@@ -378,7 +385,10 @@ class SAMPromptHead(BaseDecodeHead):
     def _gt_foreground(self, batch_data_samples: SampleList) -> Tensor:
         labels = torch.stack(
             [sample.gt_sem_seg.data[0] for sample in batch_data_samples])
-        return (labels != 0) & (labels != self.ignore_index)
+        foreground = labels != self.ignore_index
+        if self.gt_background_index is not None:
+            foreground &= labels != self.gt_background_index
+        return foreground
 
     def loss(self, inputs: Sequence[Tensor], batch_data_samples: SampleList,
              train_cfg: dict) -> dict:
