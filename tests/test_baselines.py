@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from conftest import REPO_ROOT
+from fusionsam_mmseg.models.utils.mask_readout import MaskReadout
 from fusionsam_mmseg.models.utils.prompt_sampler import SAMInputFrame
 from fusionsam_mmseg.models.utils.sam_loader import import_sam_modeling
 
@@ -165,3 +166,18 @@ def test_sam2_baseline_trains_only_the_readout():
     head.checkpoint = '/nonexistent/sam2.1_hiera_tiny.pt'
     with pytest.raises(FileNotFoundError, match='sam2.1_hiera_tiny.pt'):
         head.init_weights()
+
+
+def test_mask_readout_reads_the_embedding_only_when_asked():
+    frame = SAMInputFrame.for_image(48, 64, 64)  # image is 48x64 of 64x64
+    masks = torch.randn(2, 4, 16, 16)  # SAM's 4x-embedding mask grid
+    embedding, other_embedding = torch.randn(2, 2, 8, 4, 4)
+    masks_only = MaskReadout(4, 0, 6).eval()
+    with_embedding = MaskReadout(4, 8, 6).eval()
+    assert masks_only.conv.in_channels == 4
+    assert with_embedding.conv.in_channels == 12
+    out = masks_only(masks, embedding, frame)
+    assert out.shape == (2, 6, 12, 16)  # cropped to the image's 48x64
+    torch.testing.assert_close(out, masks_only(masks, other_embedding, frame))
+    assert not torch.allclose(with_embedding(masks, embedding, frame),
+                              with_embedding(masks, other_embedding, frame))

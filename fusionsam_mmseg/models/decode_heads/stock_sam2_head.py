@@ -20,12 +20,11 @@ import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ..utils.mask_readout import MaskReadout
 from ..utils.prompt_sampler import MaskPromptSampler, SAMInputFrame
 from .sam_prompt_head import (SAM_PIXEL_MEAN, SAM_PIXEL_STD,
                               check_prompt_sources)
@@ -122,7 +121,6 @@ class StockSAM2Head(BaseDecodeHead):
         self.image_size = image_size
         self.mask_index = mask_index
         self.image_index = image_index
-        self.readout_with_embedding = readout_with_embedding
         self.prompt_sampler = MaskPromptSampler(num_points, use_box,
                                                 point_peak_kernel)
         self.sam2 = build_sam2_model(sam2_config, image_size)
@@ -131,16 +129,10 @@ class StockSAM2Head(BaseDecodeHead):
             'pixel_mean', torch.tensor(SAM_PIXEL_MEAN).view(-1, 1, 1), False)
         self.register_buffer(
             'pixel_std', torch.tensor(SAM_PIXEL_STD).view(-1, 1, 1), False)
-        readout_in = SAM2_MASK_TOKENS + (
-            self.sam2.hidden_dim if readout_with_embedding else 0)
-        self.readout = ConvModule(
-            readout_in,
-            readout_channels,
-            kernel_size=3,
-            padding=1,
-            conv_cfg=self.conv_cfg,
-            norm_cfg=self.norm_cfg,
-            act_cfg=self.act_cfg)
+        self.readout = MaskReadout(
+            SAM2_MASK_TOKENS,
+            self.sam2.hidden_dim if readout_with_embedding else 0,
+            readout_channels, self.conv_cfg, self.norm_cfg, self.act_cfg)
 
     def train(self, mode: bool = True) -> 'StockSAM2Head':
         """Set train/eval mode; the frozen SAM2 stays in eval mode."""
@@ -228,10 +220,4 @@ class StockSAM2Head(BaseDecodeHead):
         frame = SAMInputFrame.for_image(*fused_image.shape[-2:],
                                         self.image_size)
         masks, embedding = self.stock_masks(fused_image, mask_logits, frame)
-        readout_inputs = [masks]
-        if self.readout_with_embedding:
-            readout_inputs.append(
-                resize(embedding, size=masks.shape[-2:], mode='bilinear',
-                       align_corners=False))
-        readout = self.readout(frame.crop(torch.cat(readout_inputs, dim=1)))
-        return self.cls_seg(readout)
+        return self.cls_seg(self.readout(masks, embedding, frame))

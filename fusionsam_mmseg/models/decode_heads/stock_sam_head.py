@@ -19,11 +19,10 @@ fusion mask from the features) receives gradients.
 from typing import Optional, Sequence
 
 import torch
-from mmcv.cnn import ConvModule
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ..utils.mask_readout import MaskReadout
 from ..utils.prompt_sampler import SAMInputFrame
 from ..utils.sam_builder import (build_class_token_mask_decoder,
                                  resolve_sam_architecture)
@@ -72,17 +71,10 @@ class StockSAMHead(SAMPromptHead):
         self.mask_decoder = build_class_token_mask_decoder(
             arch, STOCK_MASK_TOKENS)
         del self.dense_prompt_proj
-        self.readout_with_embedding = readout_with_embedding
-        readout_in = STOCK_MASK_TOKENS + (
-            arch.prompt_embed_dim if readout_with_embedding else 0)
-        self.readout = ConvModule(
-            readout_in,
-            readout_channels,
-            kernel_size=3,
-            padding=1,
-            conv_cfg=self.conv_cfg,
-            norm_cfg=self.norm_cfg,
-            act_cfg=self.act_cfg)
+        self.readout = MaskReadout(
+            STOCK_MASK_TOKENS,
+            arch.prompt_embed_dim if readout_with_embedding else 0,
+            readout_channels, self.conv_cfg, self.norm_cfg, self.act_cfg)
         self.conv_seg = nn.Conv2d(readout_channels, self.out_channels, 1)
         for sam_part in self._sam_parts():
             sam_part.requires_grad_(False).eval()
@@ -140,13 +132,6 @@ class StockSAMHead(SAMPromptHead):
         frame = SAMInputFrame.for_image(*fused_image.shape[-2:],
                                         self.image_size)
         image_embeddings = self.encode_image(fused_image, frame)
-        readout_inputs = [
-            self.stock_masks(image_embeddings, frame, mask_logits,
-                             gt_foreground)
-        ]
-        if self.readout_with_embedding:
-            readout_inputs.append(
-                resize(image_embeddings, size=readout_inputs[0].shape[-2:],
-                       mode='bilinear', align_corners=False))
-        readout = self.readout(frame.crop(torch.cat(readout_inputs, dim=1)))
-        return self.cls_seg(readout)
+        masks = self.stock_masks(image_embeddings, frame, mask_logits,
+                                 gt_foreground)
+        return self.cls_seg(self.readout(masks, image_embeddings, frame))

@@ -9,5 +9,6 @@ from .embedding_cache import (SAMEmbeddingCache,  # noqa: F401
                               fingerprint_encoder, keys_from_metainfo)
 from .fast_image_encoder import (SAM_ENCODER_ARCHS,  # noqa: F401
                                  FastImageEncoderViT, build_image_encoder)
+from .mask_readout import MaskReadout  # noqa: F401
 from .patch_discriminator import PatchDiscriminator  # noqa: F401
 from .vector_quantizer import QuantizerOutput, VectorQuantizer  # noqa: F401
