@@ -12,19 +12,24 @@ makes it frequent.
 
 :func:`register_process_group_exit` (called by the plugin's ``pytorch``
 launcher) adds an ``atexit`` handler that, after a run without an uncaught
-exception, waits at a barrier (the GIL is released there, so the worker
-threads finish their releases) and destroys the process group. After an
-uncaught exception it does nothing: the peers may never reach a barrier,
-and ``torchrun`` stops them.
+exception, waits at a barrier, then sleeps ``SETTLE_SECONDS`` (both release
+the GIL, so a worker thread waiting for it finishes its release; the barrier
+alone still lost the race once in a full test-suite run on two loaded
+cores, because the waiting thread was not scheduled during the short
+barrier) and destroys the process group. After an uncaught exception it
+does nothing: the peers may never reach a barrier, and ``torchrun`` stops
+them.
 """
 import atexit
 import sys
+import time
 from types import TracebackType
 from typing import Type
 
 import torch.distributed as torch_dist
 from mmengine.logging import print_log
 
+SETTLE_SECONDS = 0.5
 _state = dict(registered=False, uncaught_exception=False)
 
 
@@ -40,7 +45,8 @@ def _record_uncaught_exception(previous_hook):
 
 
 def release_process_group() -> None:
-    """Barrier, then destroy the default process group (``atexit``).
+    """Barrier, GIL released for ``SETTLE_SECONDS``, then destroy the
+    default process group (``atexit``).
 
     A no-op without an initialised group or after an uncaught exception.
     """
@@ -53,6 +59,7 @@ def release_process_group() -> None:
         print_log(f'Skipped destroying the process group at exit: {error}',
                   logger='current')
         return
+    time.sleep(SETTLE_SECONDS)
     torch_dist.destroy_process_group()
 
 
