@@ -1,7 +1,7 @@
-# FusionSAM with a frozen SAM ViT-B on MFNET: the ViT-H config with the smaller
-# encoder; every other paper setting is inherited. Put the official
-# `sam_vit_b_01ec64.pth` at `sam_checkpoint` (tools/misc/download_sam_checkpoints.py
-# --out-dir checkpoints/sam) or override model.decode_head.checkpoint.
+# FusionSAM with a frozen SAM ViT-B on MFNet: the ViT-H config with the
+# smaller encoder (the paper reports ViT-H); every other setting, and the
+# protocol, is that of fusionsam_vith_mfnet.py.
+#   python tools/misc/download_checkpoints.py --models sam_vit_b vgg16
 _base_ = './fusionsam_vith_mfnet.py'
 
 sam_type = 'vit_b'

@@ -1,11 +1,15 @@
 """FusionSAM for MMSegmentation 1.x.
 
-``import fusionsam_mmseg`` registers every component of the plugin in
-MMSegmentation's registries (scope ``mmseg``) and installs the torch >= 2.6
-safe-loading allow-list for mmengine checkpoints.
+``import fusionsam_mmseg`` first applies the changes to other libraries
+listed in :mod:`fusionsam_mmseg.import_patches` (each with its reason), then
+registers every component of the plugin in MMSegmentation's registries
+(scope ``mmseg``).
 """
+from .import_patches import apply_import_patches
 from .version import __version__
-from .utils import safe_checkpoint  # noqa: F401  (allow-list on import)
-from . import datasets, engine, evaluation, models, visualization  # noqa: F401
+
+apply_import_patches()
+
+from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401,E501
 
 __all__ = ['__version__']

@@ -45,7 +45,7 @@ def test_missing_label_names_file_and_split_line(mfnet_copy):
     stem = _first_stem(mfnet_copy)
     os.remove(osp.join(mfnet_copy, 'labels', stem + '.png'))
     with pytest.raises(FileNotFoundError) as error:
-        MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+        MFNetDataset(data_root=str(mfnet_copy), ann_file='train.txt')
     message = str(error.value)
     assert osp.join('labels', stem + '.png') in message
     assert 'train.txt line 1' in message
@@ -55,7 +55,7 @@ def test_missing_mfnet_image_names_file(mfnet_copy):
     stems = open(osp.join(mfnet_copy, 'train.txt')).read().split()
     os.remove(osp.join(mfnet_copy, 'images', stems[2] + '.png'))
     with pytest.raises(FileNotFoundError, match=rf'{stems[2]}\.png.*line 3'):
-        MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+        MFNetDataset(data_root=str(mfnet_copy), ann_file='train.txt')
 
 
 def test_missing_thermal_names_file(fmb_copy):
@@ -81,7 +81,7 @@ def test_three_channel_mfnet_image(mfnet_copy):
     stem = _first_stem(mfnet_copy)
     path = osp.join(mfnet_copy, 'images', stem + '.png')
     cv2.imwrite(path, cv2.imread(path, cv2.IMREAD_UNCHANGED)[..., :3])
-    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    dataset = MFNetDataset(data_root=str(mfnet_copy), ann_file='train.txt')
     with pytest.raises(ValueError, match='3 channel') as error:
         _load_first(dataset)
     assert path in str(error.value) and 'expected 4' in str(error.value)
@@ -94,7 +94,7 @@ def test_label_value_outside_classes(mfnet_copy):
     label[0, :5] = 12
     label[1, :5] = 255  # ignore_index stays allowed
     cv2.imwrite(path, label)
-    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    dataset = MFNetDataset(data_root=str(mfnet_copy), ann_file='train.txt')
     with pytest.raises(ValueError, match=r'\[12\]') as error:
         _load_first(dataset)
     assert path in str(error.value) and '0..8' in str(error.value)
@@ -104,7 +104,7 @@ def test_label_size_differs_from_image(mfnet_copy):
     stem = _first_stem(mfnet_copy)
     path = osp.join(mfnet_copy, 'labels', stem + '.png')
     cv2.imwrite(path, cv2.imread(path, cv2.IMREAD_UNCHANGED)[:-4])
-    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    dataset = MFNetDataset(data_root=str(mfnet_copy), ann_file='train.txt')
     with pytest.raises(ValueError, match='same size') as error:
         _load_first(dataset)
     assert path in str(error.value)
@@ -114,13 +114,13 @@ def test_empty_split_file(mfnet_copy):
     path = osp.join(mfnet_copy, 'train.txt')
     open(path, 'w').close()
     with pytest.raises(ValueError, match='lists no images') as error:
-        MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+        MFNetDataset(data_root=str(mfnet_copy), ann_file='train.txt')
     assert path in str(error.value)
 
 
 def test_missing_split_file(mfnet_copy):
     with pytest.raises(FileNotFoundError, match='nope.txt'):
-        MFNetDataset(data_root=str(mfnet_copy), split='nope.txt')
+        MFNetDataset(data_root=str(mfnet_copy), ann_file='nope.txt')
 
 
 def test_corrupt_png(mfnet_copy):
@@ -128,7 +128,7 @@ def test_corrupt_png(mfnet_copy):
     path = osp.join(mfnet_copy, 'images', stem + '.png')
     data = open(path, 'rb').read()
     open(path, 'wb').write(data[:64])
-    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    dataset = MFNetDataset(data_root=str(mfnet_copy), ann_file='train.txt')
     with pytest.raises(ValueError, match='could not be decoded') as error:
         _load_first(dataset)
     assert path in str(error.value)
@@ -158,7 +158,7 @@ def test_colour_label_png_is_rejected(mfnet_copy):
     path = osp.join(mfnet_copy, 'labels', stem + '.png')
     label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     cv2.imwrite(path, np.dstack([label] * 3))
-    dataset = MFNetDataset(data_root=str(mfnet_copy), split='train.txt')
+    dataset = MFNetDataset(data_root=str(mfnet_copy), ann_file='train.txt')
     with pytest.raises(ValueError, match='single-channel') as error:
         _load_first(dataset)
     assert path in str(error.value)
@@ -175,7 +175,7 @@ def _packed_batch(data_root: str) -> dict:
     from mmengine.dataset import pseudo_collate
     from mmseg.datasets.transforms import PackSegInputs
     dataset = MFNetDataset(
-        data_root=data_root, split='train.txt',
+        data_root=data_root, ann_file='train.txt',
         pipeline=LOADING + [dict(type='PackSegInputs',
                                  meta_keys=PackSegInputs().meta_keys +
                                  ('modality_channels', ))])
@@ -259,7 +259,7 @@ def test_num_classes_not_matching_the_dataset(mfnet_demo_root, tmp_path,
 
 def _tiny_sam_state_dict(embed_dim: int) -> dict:
     """An official-layout (image_encoder.* ...) SAM state dict, tiny."""
-    from fusionsam_mmseg.models.utils.sam_builder import (
+    from fusionsam_mmseg.models.sam import (
         build_class_token_mask_decoder, build_sam_image_encoder,
         build_sam_prompt_encoder, resolve_sam_architecture)
     arch = resolve_sam_architecture('custom', _tiny_sam_cfg(embed_dim))

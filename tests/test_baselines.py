@@ -10,9 +10,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from conftest import REPO_ROOT
-from fusionsam_mmseg.models.utils.mask_readout import MaskReadout
-from fusionsam_mmseg.models.utils.prompt_sampler import SAMInputFrame
-from fusionsam_mmseg.models.utils.sam_loader import import_sam_modeling
+from segment_anything.modeling import MaskDecoder
+
+from fusionsam_mmseg.models.sam import MaskReadout, SAMInputFrame
 
 SAM_TINY = osp.join(REPO_ROOT, 'configs', 'baselines',
                     'sam_tiny_fused_demo.py')
@@ -78,7 +78,7 @@ def test_stock_sam_masks_are_segment_anythings(stock_sam_model):
     """The baseline's 4 masks equal segment_anything's MaskDecoder output."""
     head = stock_sam_model.decode_head.eval()
     iou_hidden = head.mask_decoder.iou_prediction_head.layers[0].out_features
-    stock = import_sam_modeling().MaskDecoder(
+    stock = MaskDecoder(
         transformer_dim=head.mask_decoder.transformer_dim,
         transformer=head.mask_decoder.transformer,
         num_multimask_outputs=3,
@@ -138,13 +138,14 @@ def test_baseline_and_day_night_configs():
     for split in ('day', 'night'):
         cfg = Config.fromfile(osp.join(
             REPO_ROOT, 'configs', f'fusionsam_vith_mfnet_{split}.py'))
-        assert cfg.test_dataloader.dataset.split == f'test_{split}.txt'
-        assert cfg.train_dataloader.dataset.split == 'train.txt'
+        assert cfg.test_dataloader.dataset.ann_file == f'test_{split}.txt'
+        assert cfg.train_dataloader.dataset.ann_file == 'train.txt'
+        assert cfg.val_dataloader.dataset.ann_file == 'val.txt'
 
 
 def test_day_split_dataset_lists_only_day_images(mfnet_demo_root):
     from fusionsam_mmseg.datasets import MFNetDataset
-    dataset = MFNetDataset(split='test_day.txt', data_root=mfnet_demo_root,
+    dataset = MFNetDataset(ann_file='test_day.txt', data_root=mfnet_demo_root,
                            pipeline=[])
     stems = [osp.basename(info['img_path']) for info in dataset]
     assert stems and all(stem.endswith('D.png') for stem in stems)

@@ -1,4 +1,5 @@
 """FastImageEncoderViT equals segment_anything's ImageEncoderViT."""
+import dataclasses
 import json
 import os.path as osp
 import subprocess
@@ -7,39 +8,40 @@ import sys
 import pytest
 import torch
 
-from fusionsam_mmseg.models.utils.fast_image_encoder import (
-    SAM_ENCODER_ARCHS, FastImageEncoderViT, ImageEncoderViT,
-    build_image_encoder, sam_image_encoder_kwargs)
+from fusionsam_mmseg.models.sam import (SAM_ARCHITECTURES,
+                                        FastImageEncoderViT, SAMArchitecture,
+                                        build_sam_image_encoder)
+from fusionsam_mmseg.models.sam.fast_image_encoder import ImageEncoderViT
 
 # tiny: window 4 on a 6x6 token grid -> windows padded to 8x8.
-TINY = dict(arch=dict(encoder_embed_dim=32, encoder_depth=3,
-                      encoder_num_heads=2, encoder_global_attn_indexes=(1, )),
-            image_size=96, patch_size=16, window_size=4, out_chans=16)
+TINY = dict(arch=SAMArchitecture(embed_dim=32, depth=3, num_heads=2,
+                                 global_attn_indexes=(1, ), window_size=4,
+                                 prompt_embed_dim=16),
+            image_size=96)
 # ViT-B heads/width/window, 2 blocks; 16x16 tokens -> windows padded to 28x28.
-VIT_B_SHAPED = dict(arch=dict(SAM_ENCODER_ARCHS['vit_b'], encoder_depth=2,
-                              encoder_global_attn_indexes=(1, )),
-                    image_size=256, patch_size=16, window_size=14,
-                    out_chans=256)
+VIT_B_SHAPED = dict(arch=dataclasses.replace(SAM_ARCHITECTURES['vit_b'],
+                                             depth=2,
+                                             global_attn_indexes=(1, )),
+                    image_size=256)
 # no padding: 14x14 tokens == one window.
 VIT_B_SHAPED_EXACT = dict(VIT_B_SHAPED, image_size=224)
 
 
-def make_pair(spec, **fast_kwargs):
+def make_pair(spec, attention='sdpa', rel_pos_mode='mask', autocast=None,
+              compile=False):
     """Stock encoder with random weights and ours loaded from its state."""
     torch.manual_seed(0)
-    kwargs = sam_image_encoder_kwargs(
-        **spec['arch'], image_size=spec['image_size'],
-        patch_size=spec['patch_size'], window_size=spec['window_size'],
-        out_chans=spec['out_chans'])
-    stock = ImageEncoderViT(**kwargs).eval()
+    stock = build_sam_image_encoder(spec['arch'], spec['image_size'],
+                                    attention='stock').eval()
+    assert type(stock) is ImageEncoderViT
     with torch.no_grad():
         for name, parameter in stock.named_parameters():
             if name == 'pos_embed' or 'rel_pos' in name:
                 parameter.normal_(0.0, 0.3)
-    ours = build_image_encoder(
-        **spec['arch'], image_size=spec['image_size'],
-        patch_size=spec['patch_size'], window_size=spec['window_size'],
-        out_chans=spec['out_chans'], **fast_kwargs).eval()
+    ours = build_sam_image_encoder(
+        spec['arch'], spec['image_size'], attention=attention,
+        autocast=autocast, compile=compile,
+        rel_pos_mode=rel_pos_mode).eval()
     assert list(ours.state_dict()) == list(stock.state_dict())
     ours.load_state_dict(stock.state_dict())
     return stock, ours
@@ -70,7 +72,7 @@ def test_sdpa_equals_stock_fp32(spec, content_fraction, rel_pos_mode):
         expected = stock(images)
         actual = ours(images)
     assert actual.shape == expected.shape == (
-        batch, spec['out_chans'], size // 16, size // 16)
+        batch, spec['arch'].prompt_embed_dim, size // 16, size // 16)
     assert (actual - expected).abs().max().item() <= 1e-4
     assert expected.abs().max().item() > 0.5  # not a trivially small output
 
@@ -80,13 +82,13 @@ def test_sdpa_block_replaces_stock_attention():
     assert type(ours.blocks[0]).__name__ == 'SDPABlock'
     assert type(stock.blocks[0]).__name__ == 'Block'
     assert type(ours.blocks[0].attn).__name__ == 'Attention'
-    stock_mode = build_image_encoder(**TINY['arch'], image_size=96,
-                                     window_size=4, attention='stock')
+    stock_mode = build_sam_image_encoder(TINY['arch'], 96, attention='stock',
+                                         autocast='bf16')
     assert type(stock_mode.blocks[0]).__name__ == 'Block'
 
 
 def test_bf16_autocast_within_tolerance():
-    stock, ours = make_pair(TINY, autocast_dtype='bf16')
+    stock, ours = make_pair(TINY, autocast='bf16')
     images = padded_images(96, (96, 64))
     with torch.no_grad():
         expected = stock(images)
@@ -112,12 +114,11 @@ def test_bad_input_and_settings_raise():
     with pytest.raises(ValueError, match='attention'):
         FastImageEncoderViT(attention='flash', img_size=32)
     with pytest.raises(ValueError, match='rel_pos_mode'):
-        build_image_encoder(**TINY['arch'], image_size=96, rel_pos_mode='x')
-    with pytest.raises(ValueError, match='autocast_dtype'):
-        build_image_encoder(**TINY['arch'], image_size=96,
-                            autocast_dtype='int8')
-    with pytest.raises(ValueError, match='patch_size'):
-        build_image_encoder(**TINY['arch'], image_size=100)
+        build_sam_image_encoder(TINY['arch'], 96, rel_pos_mode='x')
+    with pytest.raises(ValueError, match='autocast'):
+        build_sam_image_encoder(TINY['arch'], 96, autocast='int8')
+    with pytest.raises(ValueError, match='patch size'):
+        build_sam_image_encoder(TINY['arch'], 100)
 
 
 def test_benchmark_script_runs_without_openmmlab(repo_root, tmp_path):

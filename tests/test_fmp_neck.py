@@ -7,7 +7,7 @@ import torch
 import fusionsam_mmseg  # noqa: F401  (registers the components)
 from fusionsam_mmseg.models.losses.fusion_loss import FusionLoss
 from fusionsam_mmseg.models.necks import FMP
-from fusionsam_mmseg.models.utils.cross_attention import (CrossAttention,
+from fusionsam_mmseg.models.layers.cross_attention import (CrossAttention,
                                                           CrossAttentionBlock)
 from mmseg.registry import MODELS
 

@@ -15,6 +15,7 @@ from mmengine.structures import PixelData
 
 import fusionsam_mmseg  # noqa: F401  (registers the components)
 from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
+from fusionsam_mmseg.models.segmentors.input_normalization import to_unit_range
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -158,7 +159,8 @@ def test_zeroed_modality_hides_it_from_the_model():
     torch.testing.assert_close(first.seg_logits.data, second.seg_logits.data)
     prepared = model._prepare_inputs(inputs, None)
     torch.testing.assert_close(prepared[:, :3], inputs[:, :3])
-    assert model.to_unit_range(prepared)[:, 3].abs().max() == 0
+    assert to_unit_range(prepared,
+                         model.data_preprocessor)[:, 3].abs().max() == 0
     with pytest.raises(ValueError, match='zeroed_modalities'):
         MODELS.build(_model_cfg(zeroed_modalities=(2, )))
 
@@ -190,7 +192,8 @@ def test_to_unit_range_inverts_the_preprocessor(tiny_model):
     preprocessor = tiny_model.data_preprocessor
     normalized = (raw - preprocessor.mean) / preprocessor.std
     torch.testing.assert_close(
-        tiny_model.to_unit_range(normalized), raw / 255.0)
+        to_unit_range(normalized, preprocessor), raw / 255.0)
+    torch.testing.assert_close(to_unit_range(raw, None), raw / 255.0)
 
 
 # --- the tiny demo through the stock tools -----------------------------------

@@ -10,7 +10,7 @@ from mmseg.structures import SegDataSample
 import fusionsam_mmseg  # noqa: F401  (registers the components)
 from fusionsam_mmseg.models.backbones.lstg import LSTG
 from fusionsam_mmseg.models.losses import VQLoss
-from fusionsam_mmseg.models.utils.vector_quantizer import VectorQuantizer
+from fusionsam_mmseg.models.layers import VectorQuantizer
 
 TINY = dict(embed_dims=16, base_channels=8, num_codes=32)
 

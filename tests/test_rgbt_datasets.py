@@ -17,7 +17,7 @@ def _load(results: dict) -> dict:
 
 
 def test_mfnet_split_and_metainfo(mfnet_demo_root):
-    dataset = MFNetDataset(data_root=mfnet_demo_root, split='train.txt',
+    dataset = MFNetDataset(data_root=mfnet_demo_root, ann_file='train.txt',
                            pipeline=[])
     stems = open(osp.join(mfnet_demo_root, 'train.txt')).read().split()
     assert len(dataset) == len(stems) == 8
@@ -31,9 +31,9 @@ def test_mfnet_split_and_metainfo(mfnet_demo_root):
 
 
 def test_mfnet_day_night_splits(mfnet_demo_root):
-    day = MFNetDataset(data_root=mfnet_demo_root, split='test_day.txt')
-    night = MFNetDataset(data_root=mfnet_demo_root, split='test_night.txt')
-    test = MFNetDataset(data_root=mfnet_demo_root, split='test.txt')
+    day = MFNetDataset(data_root=mfnet_demo_root, ann_file='test_day.txt')
+    night = MFNetDataset(data_root=mfnet_demo_root, ann_file='test_night.txt')
+    test = MFNetDataset(data_root=mfnet_demo_root, ann_file='test.txt')
     day_paths = {d['img_path'] for d in day.load_data_list()}
     night_paths = {d['img_path'] for d in night.load_data_list()}
     assert all(p.endswith('D.png') for p in day_paths)
@@ -107,7 +107,7 @@ def test_demo_data_has_single_modality_classes(mfnet_demo_root):
     thermal_only = {k.label for k in MFNET_LOOKS if k.visible_rgb is None}
     visible_only = {k.label for k in MFNET_LOOKS if k.thermal is None}
     assert thermal_only and visible_only
-    dataset = MFNetDataset(data_root=mfnet_demo_root, split='train.txt',
+    dataset = MFNetDataset(data_root=mfnet_demo_root, ann_file='train.txt',
                            pipeline=[dict(type='LoadRGBTImageFromFile'),
                                      dict(type='LoadCheckedAnnotations')])
     gaps = {'visible': [], 'thermal': []}

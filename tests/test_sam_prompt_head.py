@@ -6,11 +6,11 @@ import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
+import segment_anything.modeling as sam_modeling
+
+from fusionsam_mmseg.models import sam
 from fusionsam_mmseg.models.decode_heads.sam_prompt_head import SAMPromptHead
-from fusionsam_mmseg.models.utils import sam_builder
-from fusionsam_mmseg.models.utils.prompt_sampler import (MaskPromptSampler,
-                                                         SAMInputFrame)
-from fusionsam_mmseg.models.utils.sam_loader import import_sam_modeling
+from fusionsam_mmseg.models.sam import MaskPromptSampler, SAMInputFrame
 
 TINY_SAM = dict(
     embed_dim=32,
@@ -146,27 +146,6 @@ def test_prompt_options_keep_every_trainable_parameter_reached(
                 if p.requires_grad and p.grad is None]
 
 
-def test_embedding_cache(tmp_path):
-    head = tiny_head(embedding_cache=dict(cache_dir=str(tmp_path / 'cache'),
-                                          max_bytes=1 << 20))
-    head.eval()
-    inputs = neck_outputs(2, 48, 64)
-    metas = [dict(sample.metainfo, img_path=f'{index}.png')
-             for index, sample in enumerate(data_samples(2, 48, 64))]
-    with torch.no_grad():
-        first = head.predict(inputs, metas, test_cfg={})
-        second = head.predict(inputs, metas, test_cfg={})
-    assert head.embedding_cache.hit_rate == 0.5
-    torch.testing.assert_close(first, second)
-    # A fused image that is still being trained would make the cache stale.
-    head.train()
-    trained_image = inputs[2].clone().requires_grad_()
-    samples = data_samples(2, 48, 64)
-    with pytest.raises(RuntimeError, match='embedding_cache'):
-        head.loss((inputs[0], inputs[1], trained_image), samples,
-                  train_cfg={})
-
-
 def test_stock_backbone_without_mask_and_image():
     head = tiny_head(mask_index=None, image_index=None)
     features = torch.randn(2, FEATURE_CHANNELS, 12, 16)
@@ -248,10 +227,9 @@ def test_frame_geometry_matches_sam_preprocessing():
     frame = SAMInputFrame.for_image(480, 640, 1024)
     assert (frame.valid_h, frame.valid_w) == (768, 1024)
     assert frame.valid_cells(64) == (48, 64)
-    head = tiny_head()
     image = torch.rand(1, 3, 48, 64)
     frame = SAMInputFrame.for_image(48, 64, 64)
-    padded = head.preprocess_image(image, frame)
+    padded = frame.to_sam_input(image)
     assert padded.shape == (1, 3, 64, 64)
     assert (padded[..., 48:, :] == 0).all()
     mean = torch.tensor([123.675, 116.28, 103.53])[:, None, None]
@@ -265,12 +243,11 @@ def test_frame_geometry_matches_sam_preprocessing():
 
 def official_layout_state_dict(**arch_overrides) -> dict:
     """A tiny ``Sam`` (stock MaskDecoder, 4 mask tokens) state dict."""
-    sam_modeling = import_sam_modeling()
-    arch = sam_builder.resolve_sam_architecture(
+    arch = sam.resolve_sam_architecture(
         'custom', dict(TINY_SAM, **arch_overrides))
-    sam = sam_modeling.Sam(
-        image_encoder=sam_builder.build_sam_image_encoder(arch, 64),
-        prompt_encoder=sam_builder.build_sam_prompt_encoder(arch, 64),
+    model = sam_modeling.Sam(
+        image_encoder=sam.build_sam_image_encoder(arch, 64),
+        prompt_encoder=sam.build_sam_prompt_encoder(arch, 64),
         mask_decoder=sam_modeling.MaskDecoder(
             num_multimask_outputs=3,
             transformer=sam_modeling.TwoWayTransformer(
@@ -280,7 +257,7 @@ def official_layout_state_dict(**arch_overrides) -> dict:
                 num_heads=arch.decoder_num_heads),
             transformer_dim=arch.prompt_embed_dim,
             iou_head_hidden_dim=arch.iou_head_hidden_dim))
-    return sam.state_dict()
+    return model.state_dict()
 
 
 @pytest.mark.parametrize('num_classes', [9, 3])
@@ -289,7 +266,7 @@ def test_official_checkpoint_round_trip(tmp_path, monkeypatch, num_classes):
     path = str(tmp_path / 'sam_tiny.pth')
     torch.save(state_dict, path)
     messages = []
-    monkeypatch.setattr(sam_builder, 'print_log',
+    monkeypatch.setattr(sam.checkpoint, "print_log",
                         lambda message, **_: messages.append(message))
     head = tiny_head(num_classes=num_classes, checkpoint=path)
     head.init_weights()
@@ -337,12 +314,12 @@ def test_guess_sam_type_recognises_official_sizes():
                   torch.empty(768, 3, 16, 16)}
     state_dict.update({f'image_encoder.blocks.{i}.norm1.weight': torch.empty(1)
                        for i in range(12)})
-    assert sam_builder.guess_sam_type(state_dict) == "sam_type='vit_b'"
+    assert sam.guess_sam_type(state_dict) == "sam_type='vit_b'"
     state_dict['image_encoder.patch_embed.proj.weight'] = torch.empty(
         1280, 3, 16, 16)
     state_dict.update({f'image_encoder.blocks.{i}.norm1.weight': torch.empty(1)
                        for i in range(32)})
-    assert sam_builder.guess_sam_type(state_dict) == "sam_type='vit_h'"
+    assert sam.guess_sam_type(state_dict) == "sam_type='vit_h'"
 
 
 def test_missing_checkpoint_names_the_file_and_the_download_tool(tmp_path):
@@ -360,30 +337,29 @@ def test_missing_checkpoint_names_the_file_and_the_download_tool(tmp_path):
 def test_builders_match_the_official_layout(sam_type):
     """Key names and shapes equal segment_anything's own build_sam (built on
     the meta device: no memory, no weights)."""
-    import_sam_modeling()
     build_sam = importlib.import_module('segment_anything.build_sam')
-    arch = sam_builder.resolve_sam_architecture(sam_type)
+    arch = sam.resolve_sam_architecture(sam_type)
     with torch.device('meta'):
         official = build_sam.sam_model_registry[sam_type]().state_dict()
         parts = dict(
-            image_encoder=sam_builder.build_sam_image_encoder(arch, 1024),
-            prompt_encoder=sam_builder.build_sam_prompt_encoder(arch, 1024),
-            mask_decoder=sam_builder.build_class_token_mask_decoder(arch, 4))
+            image_encoder=sam.build_sam_image_encoder(arch, 1024),
+            prompt_encoder=sam.build_sam_prompt_encoder(arch, 1024),
+            mask_decoder=sam.build_class_token_mask_decoder(arch, 4))
     ours = {f'{part}.{key}': value for part, module in parts.items()
             for key, value in module.state_dict().items()}
     assert {key: value.shape for key, value in ours.items()} == {
         key: value.shape for key, value in official.items()}
-    assert sam_builder.guess_sam_type(official) == f"sam_type='{sam_type}'"
+    assert sam.guess_sam_type(official) == f"sam_type='{sam_type}'"
 
 
 def test_official_sizes_build_without_weights():
-    arch = sam_builder.resolve_sam_architecture('vit_h')
+    arch = sam.resolve_sam_architecture('vit_h')
     assert (arch.embed_dim, arch.depth, arch.num_heads) == (1280, 32, 16)
     assert arch.global_attn_indexes == (7, 15, 23, 31)
     with pytest.raises(ValueError, match="sam_type='custom'"):
-        sam_builder.resolve_sam_architecture('vit_b', dict(embed_dim=8))
+        sam.resolve_sam_architecture('vit_b', dict(embed_dim=8))
     with pytest.raises(ValueError, match='lacks required keys'):
-        sam_builder.resolve_sam_architecture('custom', dict(embed_dim=8))
+        sam.resolve_sam_architecture('custom', dict(embed_dim=8))
     with pytest.raises(ValueError, match=r'global_attn_indexes=\(2,\)'):
-        sam_builder.resolve_sam_architecture(
+        sam.resolve_sam_architecture(
             'custom', dict(TINY_SAM, global_attn_indexes=(2, )))

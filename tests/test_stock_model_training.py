@@ -64,7 +64,7 @@ def test_load_from_and_test_report_miou(trained_run, mfnet_demo_root,
 
 def test_mmseg_unmodified_train_script_runs_our_config(
         mfnet_demo_root, tmp_path):
-    from fusionsam_mmseg.utils.mmseg_tools import mmseg_tool_path
+    from fusionsam_mmseg.engine.mmseg_scripts import mmseg_tool_path
     run_tool([mmseg_tool_path('train.py'), CONFIG, '--work-dir',
               str(tmp_path), '--cfg-options', *_data_options(mfnet_demo_root),
               'train_cfg.max_iters=2', 'train_cfg.val_interval=2'])

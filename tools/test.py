@@ -6,7 +6,7 @@ Prints the per-class IoU table and writes the metrics json to
     python tools/test.py configs/fusionsam_tiny_demo.py CHECKPOINT
 """
 import fusionsam_mmseg  # noqa: F401  (registers the plugin)
-from fusionsam_mmseg.utils.mmseg_tools import run_mmseg_tool
+from fusionsam_mmseg.engine.mmseg_scripts import run_mmseg_tool
 
 if __name__ == '__main__':
     run_mmseg_tool('test.py')

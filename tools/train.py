@@ -7,7 +7,7 @@ would do it too), then mmseg's unmodified script runs, e.g.::
     python tools/train.py CONFIG --resume
 """
 import fusionsam_mmseg  # noqa: F401  (registers the plugin)
-from fusionsam_mmseg.utils.mmseg_tools import run_mmseg_tool
+from fusionsam_mmseg.engine.mmseg_scripts import run_mmseg_tool
 
 if __name__ == '__main__':
     run_mmseg_tool('train.py')

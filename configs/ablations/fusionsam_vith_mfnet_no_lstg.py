@@ -1,6 +1,6 @@
-# Ablation "without LSTG" (paper: 35.6 / 41.4 mIoU on MFNet / FMB): the same
-# encoders give continuous latents; no codebook, no vector quantization.
-# Everything else is ../fusionsam_vith_mfnet.py.
-_base_ = '../fusionsam_vith_mfnet.py'
+# Ablation (A), without LSTG, on MFNet: see
+# ../_base_/ablations/without_lstg.py. Everything else (settings, data,
+# protocol) is ../fusionsam_vith_mfnet.py.
+_base_ = ['../fusionsam_vith_mfnet.py', '../_base_/ablations/without_lstg.py']
 
-model = dict(backbone=dict(quantize=False))
+model = {{_base_.without_lstg}}

@@ -23,9 +23,12 @@ class MFNetDataset(RGBTBaseDataset):
     ``reduce_zero_label=False`` and ``ignore_index=255``.
 
     Args:
-        split (str): Split file relative to ``data_root`` (one stem per
-            line), e.g. ``'train.txt'`` or ``'test_night.txt'``.
-            Defaults to ``'train.txt'``.
+        ann_file (str): Split file relative to ``data_root`` (one stem per
+            line), mmseg's keyword: e.g. ``'train.txt'``, ``'val.txt'`` or
+            ``'test_night.txt'``. Defaults to ``'train.txt'``.
+        data_prefix (dict): Image and label folders relative to
+            ``data_root``. Defaults to
+            ``dict(img_path='images', seg_map_path='labels')``.
         **kwargs: Passed to :class:`mmseg.datasets.BaseSegDataset`.
     """
     METAINFO = dict(
@@ -36,7 +39,7 @@ class MFNetDataset(RGBTBaseDataset):
                  [192, 64, 0]])
 
     def __init__(self,
-                 split: str = 'train.txt',
+                 ann_file: str = 'train.txt',
                  data_prefix: dict = dict(
                      img_path='images', seg_map_path='labels'),
                  img_suffix: str = '.png',
@@ -44,7 +47,7 @@ class MFNetDataset(RGBTBaseDataset):
                  reduce_zero_label: bool = False,
                  **kwargs) -> None:
         super().__init__(
-            ann_file=split,
+            ann_file=ann_file,
             data_prefix=data_prefix,
             img_suffix=img_suffix,
             seg_map_suffix=seg_map_suffix,

@@ -1,9 +1,10 @@
-"""Registered components; importing this package registers them (and
-lets mmengine's ``pytorch`` launcher start on CPU-only machines)."""
-from .cpu_launcher import install_cpu_launcher
+"""Runtime pieces: hooks (registered in mmseg's HOOKS), the CPU-capable
+``pytorch`` launcher, the clean process-group exit, the checkpoint
+allow-list and the runner for mmseg's shipped scripts."""
+from .cpu_launcher import init_dist_pytorch, install_cpu_launcher
 from .hooks import DatasetModelCheckHook, NonFiniteLossHook, RNGStateHook
 
 __all__ = [
     'DatasetModelCheckHook', 'NonFiniteLossHook', 'RNGStateHook',
-    'install_cpu_launcher'
+    'init_dist_pytorch', 'install_cpu_launcher'
 ]

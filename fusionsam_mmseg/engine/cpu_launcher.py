@@ -8,7 +8,9 @@ fails with ``AttributeError: module 'torch._C' has no attribute
 
 Importing :mod:`fusionsam_mmseg` (directly or through a config's
 ``custom_imports``, which the stock ``tools/train.py`` processes before it
-builds the runner) replaces mmengine's ``_init_dist_pytorch`` by
+builds the runner) applies :func:`install_cpu_launcher` (through
+:mod:`fusionsam_mmseg.import_patches`), which replaces mmengine's
+``_init_dist_pytorch`` by
 :func:`init_dist_pytorch`: without CUDA it makes the same
 ``init_process_group`` call minus ``set_device``; with CUDA, or another
 accelerator or init backend, it calls mmengine's function unchanged.
@@ -65,6 +67,3 @@ def install_cpu_launcher() -> None:
     Idempotent; ``init_dist`` looks the function up at call time.
     """
     dist_utils._init_dist_pytorch = init_dist_pytorch
-
-
-install_cpu_launcher()

@@ -1,2 +1,9 @@
-"""Models: importing this package registers them in mmseg's MODELS."""
-from . import backbones, decode_heads, losses, necks, segmentors, utils  # noqa: F401
+"""Models: importing this package registers them in mmseg's MODELS.
+
+Rooms: ``backbones``, ``necks``, ``decode_heads``, ``segmentors``,
+``losses`` (as in mmseg), ``sam`` (Segment Anything / SAM2 building,
+official checkpoints, frame geometry, prompts, class-token decoder) and
+``layers`` (attention, quantizer).
+"""
+from . import (backbones, decode_heads, layers, losses, necks,  # noqa: F401
+               sam, segmentors)

@@ -7,9 +7,11 @@ stock), the peak extra memory of one forward and the max abs difference of
 the embeddings. The stock encoder always runs in fp32 (the reference);
 ``--dtype`` and ``--compile`` apply to ours.
 
-Needs only torch and segment_anything: the fast encoder's module is imported
-without running the ``fusionsam_mmseg`` package ``__init__`` files (which
-import OpenMMLab), so the script runs on a bare GPU machine::
+Needs only torch and segment_anything: the plugin's one SAM builder
+(``fusionsam_mmseg.models.sam.builder``) is imported without running the
+``fusionsam_mmseg`` package ``__init__`` files (which import OpenMMLab), after
+``fusionsam_mmseg.import_patches`` made ``segment_anything.modeling``
+importable, so the script runs on a bare GPU machine::
 
     python tools/analysis/benchmark_sam_encoder.py --model-type vit_h \\
         --image-size 1024 --batch-size 8 --device cuda --dtype bf16 --compile
@@ -31,27 +33,29 @@ import torch
 import torch.nn as nn
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TINY_ARCH = dict(encoder_embed_dim=64, encoder_depth=4, encoder_num_heads=4,
-                 encoder_global_attn_indexes=(1, 3))
+TINY_ARCH = dict(embed_dim=64, depth=4, num_heads=4,
+                 global_attn_indexes=(1, 3))
 
 
-def import_fast_image_encoder() -> types.ModuleType:
-    """Import ``fusionsam_mmseg.models.utils.fast_image_encoder`` bare.
+def import_sam_builder() -> types.ModuleType:
+    """Import ``fusionsam_mmseg.models.sam.builder`` bare.
 
     Registers the parent packages as plain namespace modules (their
-    ``__init__`` files import mmseg), then imports the module normally.
+    ``__init__`` files import mmseg), applies the segment_anything import
+    patch, then imports the builder and its two siblings normally.
     """
     package_dir = REPO_ROOT / 'fusionsam_mmseg'
     for name, path in [('fusionsam_mmseg', package_dir),
                        ('fusionsam_mmseg.models', package_dir / 'models'),
-                       ('fusionsam_mmseg.models.utils',
-                        package_dir / 'models' / 'utils')]:
+                       ('fusionsam_mmseg.models.sam',
+                        package_dir / 'models' / 'sam')]:
         if name not in sys.modules:
             package = types.ModuleType(name)
             package.__path__ = [str(path)]
             sys.modules[name] = package
-    return importlib.import_module(
-        'fusionsam_mmseg.models.utils.fast_image_encoder')
+    importlib.import_module(
+        'fusionsam_mmseg.import_patches').import_segment_anything_modeling()
+    return importlib.import_module('fusionsam_mmseg.models.sam.builder')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -135,20 +139,22 @@ def peak_forward_mib(encoder: nn.Module,
 
 
 def build_encoders(args, device: torch.device):
-    fast_module = import_fast_image_encoder()
-    arch = (TINY_ARCH if args.model_type == 'tiny' else
-            fast_module.SAM_ENCODER_ARCHS[args.model_type])
+    builder = import_sam_builder()
+    architectures = sys.modules['fusionsam_mmseg.models.sam.architectures']
+    arch = (architectures.SAMArchitecture(**TINY_ARCH)
+            if args.model_type == 'tiny' else
+            architectures.SAM_ARCHITECTURES[args.model_type])
     generator = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
-    stock = fast_module.ImageEncoderViT(**fast_module.sam_image_encoder_kwargs(
-        **arch, image_size=args.image_size))
+    stock = builder.build_sam_image_encoder(arch, args.image_size,
+                                            attention='stock')
     randomize_positional_parameters_(stock, generator)
-    ours = fast_module.build_image_encoder(
-        **arch,
-        image_size=args.image_size,
+    ours = builder.build_sam_image_encoder(
+        arch,
+        args.image_size,
         attention='sdpa',
         rel_pos_mode=args.rel_pos_mode,
-        autocast_dtype=None if args.dtype == 'fp32' else args.dtype,
+        autocast=None if args.dtype == 'fp32' else args.dtype,
         compile=args.compile)
     ours.load_state_dict(stock.state_dict())
     return stock.to(device).eval(), ours.to(device).eval(), generator

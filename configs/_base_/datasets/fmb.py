@@ -1,9 +1,15 @@
 # FMB (Liu et al. ICCV 2023): visible + infrared PNGs, 600x800, 15 classes
 # with `unlabeled` counted (set `count_unlabeled=False` in both datasets for
-# the 14-class convention). Test runs at native resolution.
+# the 14-class convention).
+# Protocol (DESIGN §2): FMB ships no validation split, so training uses the
+# whole train split with no validation loop and keeps the last checkpoint
+# (no `save_best`); the test split is read once, by tools/test.py, at native
+# resolution. A config that wants monitoring sets val_dataloader / val_cfg /
+# val_evaluator to a list carved from train.
 dataset_type = 'FMBDataset'
 data_root = 'data/fmb'
 crop_size = (600, 800)
+batch_size = 4
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'pad_shape', 'scale_factor', 'flip', 'flip_direction',
              'reduce_zero_label', 'modality_channels', 'thermal_path')
@@ -26,7 +32,7 @@ test_pipeline = [
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 train_dataloader = dict(
-    batch_size=4,
+    batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
@@ -36,7 +42,8 @@ train_dataloader = dict(
         split='train',
         count_unlabeled=True,
         pipeline=train_pipeline))
-val_dataloader = dict(
+val_dataloader = None
+test_dataloader = dict(
     batch_size=1,
     num_workers=4,
     persistent_workers=True,
@@ -47,6 +54,5 @@ val_dataloader = dict(
         split='test',
         count_unlabeled=True,
         pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
+val_evaluator = None
+test_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])

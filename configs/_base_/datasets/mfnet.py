@@ -1,8 +1,12 @@
 # MFNet (Ha et al. 2017): 4-channel PNGs (R, G, B, thermal), 480x640,
-# 9 classes with `unlabeled` counted. Test runs at native resolution.
+# 9 classes with `unlabeled` counted.
+# Protocol (DESIGN §2): train on train.txt, validate (model selection) on
+# val.txt, test once on test.txt at native resolution. Nothing read during
+# training or validation comes from a test split.
 dataset_type = 'MFNetDataset'
 data_root = 'data/mfnet'
 crop_size = (480, 640)
+batch_size = 4
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'pad_shape', 'scale_factor', 'flip', 'flip_direction',
              'reduce_zero_label', 'modality_channels', 'thermal_path')
@@ -25,14 +29,14 @@ test_pipeline = [
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 train_dataloader = dict(
-    batch_size=4,
+    batch_size=batch_size,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        split='train.txt',
+        ann_file='train.txt',
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
@@ -42,8 +46,17 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        split='test.txt',
+        ann_file='val.txt',
         pipeline=test_pipeline))
-test_dataloader = val_dataloader
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='test.txt',
+        pipeline=test_pipeline))
 val_evaluator = dict(type='PerClassIoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator

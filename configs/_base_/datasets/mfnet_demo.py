@@ -1,5 +1,7 @@
 # The bundled demo data (tools/dataset_converters/make_demo_rgbt.py) in the
-# MFNet layout: 120x160 images, CPU-sized crops, no loader workers.
+# MFNet layout: 120x160 images, CPU-sized crops, no loader workers, and
+# mmseg's InfiniteSampler for the iteration-based demo schedules (a finite
+# sampler makes mmengine's loop sleep 2 s at every epoch end).
 _base_ = ['./mfnet.py']
 data_root = 'data/demo_mfnet'
 crop_size = (96, 128)
@@ -17,12 +19,15 @@ train_pipeline = [
     dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
 train_dataloader = dict(
-    batch_size=4,
     num_workers=0,
     persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
+test_dataloader = dict(
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=data_root))

@@ -1,8 +1,9 @@
 # FusionSAM: LSTG (per-modality VQ tokens at 1/4 resolution) -> FMP (fusion
 # features, fusion mask, fused image) -> SAMPromptHead (frozen SAM image
 # encoder on the fused image; 10 points + 1 box from the fusion mask; one
-# mask-decoder token per class). Paper sizes; the top-level configs choose
-# the SAM size, its checkpoint, the classes, the data and the schedule.
+# mask-decoder token per class). Paper sizes; ../fusionsam_paper.py adds the
+# paper's weights files (SAM, VGG16) and schedule, the top-level configs the
+# classes and the data.
 norm_cfg = dict(type='BN', requires_grad=True)
 rgbt_mean = [123.675, 116.28, 103.53, 127.5]
 rgbt_std = [58.395, 57.12, 57.375, 64.0]
@@ -30,9 +31,8 @@ model = dict(
         loss_vq=dict(type='VQLoss', beta=0.25, loss_weight=1.0),
         loss_recon=dict(
             type='ReconstructionLoss', criterion='l1', loss_weight=1.0),
-        # Perceptual loss: needs VGG16 weights, e.g. dict(type=
-        # 'PerceptualLoss', init_cfg=dict(type='Pretrained', checkpoint=PATH,
-        # prefix='backbone.')); off here because none ship with the repo.
+        # Perceptual loss (Eq. 7): on in ../fusionsam_paper.py, which names
+        # the VGG16 file; off in the tiny demo models.
         loss_perceptual=None,
         loss_adv=dict(
             type='AdversarialLoss',
@@ -51,7 +51,10 @@ model = dict(
         num_modalities=2,
         embed_dims=256,
         num_heads=8,
-        kv_pool_size=32,
+        # Token-to-token attention over the whole 1/4-resolution map, as the
+        # paper; an integer pools K/V (an approximation for small machines).
+        kv_pool_size=None,
+        complementary_unit='cross_modal',
         out_channels=256,
         image_channels=64,
         num_upsamples=2,
@@ -67,6 +70,8 @@ model = dict(
         use_box=True,
         gt_prompts_in_train=False,
         encoder_attention='sdpa',
+        # Frozen encoder in bf16 where CUDA runs it, fp32 on CPU.
+        encoder_autocast='auto',
         ignore_index=255,
         align_corners=False,
         loss_decode=dict(

@@ -1,5 +1,7 @@
 # FusionSAM paper schedule: 100 epochs, Adam, lr 1e-4, weight decay 1e-3.
-# The paper states no learning-rate decay; the rate stays constant.
+# The paper states no learning-rate decay; the rate stays constant. Model
+# selection (`save_best`) is set by the configs whose dataset has a
+# validation split.
 optimizer = dict(type='Adam', lr=1e-4, weight_decay=1e-3)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
 param_scheduler = []
@@ -11,7 +13,6 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=3,
-        save_best='mIoU'),
+        type='CheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

@@ -27,7 +27,8 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..utils.vector_quantizer import QuantizerOutput, VectorQuantizer
+from ..layers.modalities import check_modalities, split_modalities
+from ..layers.vector_quantizer import QuantizerOutput, VectorQuantizer
 
 
 class ResidualBlock(BaseModule):
@@ -248,9 +249,8 @@ class LSTG(BaseModule):
                  freeze: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        self.modality_channels = tuple(int(c) for c in modality_channels)
-        self.modality_names = self._check_modalities(self.modality_channels,
-                                                     modality_names)
+        self.modality_channels, self.modality_names = check_modalities(
+            'LSTG', modality_channels, modality_names)
         channels = self._level_channels(base_channels, channel_multipliers,
                                         num_downsamples)
         if not -1 <= frozen_stages <= num_downsamples + 1:
@@ -315,23 +315,6 @@ class LSTG(BaseModule):
             if loss_adv else None)
 
     @staticmethod
-    def _check_modalities(modality_channels: Tuple[int, ...],
-                          modality_names: Optional[Sequence[str]]
-                          ) -> Tuple[str, ...]:
-        if not modality_channels or min(modality_channels) < 1:
-            raise ValueError('LSTG: modality_channels must list at least one '
-                             'positive channel count per modality, got '
-                             f'{modality_channels}.')
-        if modality_names is None:
-            return tuple(f'm{i}' for i in range(len(modality_channels)))
-        if len(modality_names) != len(modality_channels):
-            raise ValueError(
-                f'LSTG: modality_names={tuple(modality_names)} must name '
-                f'each of the {len(modality_channels)} modalities of '
-                f'modality_channels={modality_channels}.')
-        return tuple(modality_names)
-
-    @staticmethod
     def _level_channels(base_channels: int,
                         channel_multipliers: Optional[Sequence[int]],
                         num_downsamples: int) -> List[int]:
@@ -378,22 +361,8 @@ class LSTG(BaseModule):
         return self
 
     def split_modalities(self, inputs: Tensor) -> Tuple[Tensor, ...]:
-        """Split the stacked input by ``modality_channels``.
-
-        Args:
-            inputs (Tensor): (B, sum(modality_channels), H, W).
-
-        Returns:
-            tuple[Tensor]: one (B, C_m, H, W) tensor per modality.
-        """
-        expected = sum(self.modality_channels)
-        if inputs.dim() != 4 or inputs.shape[1] != expected:
-            raise ValueError(
-                f'LSTG: modality_channels={self.modality_channels} sums to '
-                f'{expected} channels, but the input has shape '
-                f'{tuple(inputs.shape)} (expected (B, {expected}, H, W)). '
-                'Set modality_channels to match the dataset.')
-        return tuple(torch.split(inputs, self.modality_channels, dim=1))
+        """(B, sum(modality_channels), H, W) -> one (B, C_m, H, W) each."""
+        return split_modalities('LSTG', inputs, self.modality_channels)
 
     def _encode(self, index: int, source: Tensor) -> Tensor:
         trunk = self.encoders[0 if self.share_encoder else index]

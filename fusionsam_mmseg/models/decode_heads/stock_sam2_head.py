@@ -12,55 +12,21 @@ dense prompt), with the same per-class readout as :class:`StockSAMHead`::
 
 The image is placed in SAM2's square input like SAM's (longest side to
 ``image_size``, zero padding), so both baselines see the same geometry and
-prompts. Needs the ``sam2`` package (``pip install -e .[sam2]`` plus the
-lines in docs/tables.md); it is imported only when the head is built.
+prompts. Needs the ``sam2`` package (installed by ``make install``); it is imported
+only when the head is built.
 """
-import importlib
-import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..utils.mask_readout import MaskReadout
-from ..utils.prompt_sampler import MaskPromptSampler, SAMInputFrame
-from .sam_prompt_head import (SAM_PIXEL_MEAN, SAM_PIXEL_STD,
-                              check_prompt_sources)
+from ..sam import (MaskPromptSampler, MaskReadout, SAMInputFrame,
+                   build_sam2_model, load_sam2_checkpoint)
+from .sam_head_base import check_prompt_sources
 
 SAM2_MASK_TOKENS = 4
-SAM2_INSTALL_HINT = (
-    'install it without its torchvision requirement: '
-    '`SAM2_BUILD_CUDA=0 pip install --no-deps --no-build-isolation '
-    'sam2==1.1.0` and `pip install hydra-core iopath tqdm`')
-
-
-def build_sam2_model(config: str, image_size: int) -> nn.Module:
-    """Build an uninitialised SAM2 model (``SAM2Base``) on the CPU.
-
-    Args:
-        config (str): SAM2 config name inside the ``sam2`` package, e.g.
-            ``'configs/sam2.1/sam2.1_hiera_l.yaml'``.
-        image_size (int): Side of SAM2's square input (1024 for the
-            official checkpoints).
-
-    Returns:
-        nn.Module: The model in eval mode.
-    """
-    try:
-        build_sam = importlib.import_module('sam2.build_sam')
-    except ImportError as error:
-        raise ImportError(
-            f'StockSAM2Head needs the `sam2` package ({error}); '
-            f'{SAM2_INSTALL_HINT}.') from error
-    return build_sam.build_sam2(
-        config,
-        ckpt_path=None,
-        device='cpu',
-        mode='eval',
-        apply_postprocessing=False,
-        hydra_overrides_extra=[f'++model.image_size={image_size}'])
 
 
 @MODELS.register_module()
@@ -125,10 +91,6 @@ class StockSAM2Head(BaseDecodeHead):
                                                 point_peak_kernel)
         self.sam2 = build_sam2_model(sam2_config, image_size)
         self.sam2.requires_grad_(False)
-        self.register_buffer(
-            'pixel_mean', torch.tensor(SAM_PIXEL_MEAN).view(-1, 1, 1), False)
-        self.register_buffer(
-            'pixel_std', torch.tensor(SAM_PIXEL_STD).view(-1, 1, 1), False)
         self.readout = MaskReadout(
             SAM2_MASK_TOKENS,
             self.sam2.hidden_dim if readout_with_embedding else 0,
@@ -143,25 +105,8 @@ class StockSAM2Head(BaseDecodeHead):
     def init_weights(self) -> None:
         """Apply ``init_cfg``, then load the SAM2 checkpoint if one is set."""
         super().init_weights()
-        if self.checkpoint is None:
-            return
-        if not osp.isfile(self.checkpoint):
-            raise FileNotFoundError(
-                f"StockSAM2Head: SAM2 checkpoint '{self.checkpoint}' does not "
-                'exist; expected an official SAM2 checkpoint (e.g. '
-                'sam2.1_hiera_large.pt) matching `sam2_config`.')
-        state = torch.load(self.checkpoint, map_location='cpu',
-                           weights_only=True)
-        if not isinstance(state, dict) or 'model' not in state:
-            raise ValueError(
-                f"StockSAM2Head: '{self.checkpoint}' is not an official SAM2 "
-                "checkpoint (a dict with the state dict under 'model').")
-        try:
-            self.sam2.load_state_dict(state['model'])
-        except RuntimeError as error:
-            raise ValueError(
-                f"StockSAM2Head: '{self.checkpoint}' does not fit the model "
-                f'of `sam2_config`: {error}') from error
+        if self.checkpoint is not None:
+            load_sam2_checkpoint(self.checkpoint, self.sam2, 'StockSAM2Head')
 
     def _select_inputs(self, inputs: Sequence[Tensor]
                        ) -> Tuple[Tensor, Tensor]:
@@ -174,9 +119,7 @@ class StockSAM2Head(BaseDecodeHead):
     def encode_image(self, fused_image: Tensor, frame: SAMInputFrame
                      ) -> Tuple[Tensor, List[Tensor]]:
         """SAM2 image embedding (B, C, E, E) and its high-res FPN levels."""
-        resized = frame.fit(fused_image.float(), self.image_size) * 255.0
-        images = frame.pad((resized - self.pixel_mean) / self.pixel_std,
-                           self.image_size)
+        images = frame.to_sam_input(fused_image)
         backbone_out = self.sam2.forward_image(images)
         _, vision_feats, _, feat_sizes = \
             self.sam2._prepare_backbone_features(backbone_out)

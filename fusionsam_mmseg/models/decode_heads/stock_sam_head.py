@@ -16,31 +16,29 @@ small trainable per-class readout maps them to class logits::
 Only the readout (and, behind a stock backbone, the 1x1 convs that derive the
 fusion mask from the features) receives gradients.
 """
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..utils.mask_readout import MaskReadout
-from ..utils.prompt_sampler import SAMInputFrame
-from ..utils.sam_builder import (build_class_token_mask_decoder,
-                                 resolve_sam_architecture)
-from .sam_prompt_head import SAMPromptHead
+from ..sam import MaskReadout, SAMInputFrame
+from .sam_head_base import SAMHeadBase
 
 # segment_anything's MaskDecoder: 1 single-mask token + 3 multimask tokens.
 STOCK_MASK_TOKENS = 4
 
 
 @MODELS.register_module()
-class StockSAMHead(SAMPromptHead):
+class StockSAMHead(SAMHeadBase):
     """Frozen stock SAM on the fused image with a per-class readout.
 
-    Takes every argument of :class:`SAMPromptHead` (``in_channels``,
-    ``num_classes``, ``sam_type='vit_h'``, ``encoder_cfg=None``,
-    ``image_size=1024``, ``checkpoint=None``, ``in_index=0``,
-    ``mask_index=1``, ``image_index=2``, ``num_points=10``,
-    ``use_box=True``, ``encoder_attention='stock'``, ...), loads the official
+    Takes every argument of
+    :class:`~fusionsam_mmseg.models.decode_heads.sam_head_base.SAMHeadBase`
+    (``in_channels``, ``num_classes``, ``sam_type='vit_h'``,
+    ``encoder_cfg=None``, ``image_size=1024``, ``checkpoint=None``,
+    ``in_index=0``, ``mask_index=1``, ``image_index=2``, ``num_points=10``,
+    ``use_box=True``, ``encoder_attention='sdpa'``, ...), loads the official
     checkpoint the same way (here the decoder keeps its 4 tokens, no key is
     new) and adds:
 
@@ -61,33 +59,27 @@ class StockSAMHead(SAMPromptHead):
     """
 
     def __init__(self,
-                 *args,
+                 in_channels: int,
+                 num_classes: int,
+                 *,
                  readout_channels: int = 64,
                  readout_with_embedding: bool = True,
                  **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        arch = resolve_sam_architecture(self.sam_type,
-                                        kwargs.get('encoder_cfg'))
-        self.mask_decoder = build_class_token_mask_decoder(
-            arch, STOCK_MASK_TOKENS)
-        del self.dense_prompt_proj
+        super().__init__(
+            in_channels,
+            num_classes,
+            num_mask_tokens=STOCK_MASK_TOKENS,
+            channels=readout_channels,
+            **kwargs)
         self.readout = MaskReadout(
             STOCK_MASK_TOKENS,
-            arch.prompt_embed_dim if readout_with_embedding else 0,
+            self.arch.prompt_embed_dim if readout_with_embedding else 0,
             readout_channels, self.conv_cfg, self.norm_cfg, self.act_cfg)
-        self.conv_seg = nn.Conv2d(readout_channels, self.out_channels, 1)
-        for sam_part in self._sam_parts():
-            sam_part.requires_grad_(False).eval()
+        self.freeze()
 
-    def _sam_parts(self) -> Sequence[nn.Module]:
-        return (self.image_encoder, self.prompt_encoder, self.mask_decoder)
-
-    def train(self, mode: bool = True) -> 'StockSAMHead':
-        """Set train/eval mode; the frozen SAM stays in eval mode."""
-        super().train(mode)
-        for sam_part in self._sam_parts():
-            sam_part.eval()
-        return self
+    def frozen_modules(self) -> List[nn.Module]:
+        """The whole SAM."""
+        return [self.image_encoder, self.prompt_encoder, self.mask_decoder]
 
     def stock_masks(self, image_embeddings: Tensor, frame: SAMInputFrame,
                     mask_logits: Tensor,
@@ -109,6 +101,7 @@ class StockSAMHead(SAMPromptHead):
         with torch.no_grad():
             sparse, dense = self.prompt_encoder(
                 points=prompts.points, boxes=prompts.boxes, masks=None)
+            sparse = sparse.expand(image_embeddings.shape[0], -1, -1)
             return self.mask_decoder(image_embeddings,
                                      self.prompt_encoder.get_dense_pe(),
                                      sparse, dense)

@@ -33,6 +33,9 @@ class ConcatFusion(BaseModule):
             ``dict(type='BN')``.
         act_cfg (dict): Activation. Defaults to ``dict(type='ReLU')``.
         align_corners (bool): Upsampling ``align_corners``. Defaults to False.
+        with_mask_logits (bool): Predict fusion-mask logits; False returns
+            ``(fusion_features, fused_image)`` (the paper's ablation (B)
+            gives SAM no fusion-mask hint). Defaults to True.
         init_cfg (dict, optional): Initialization config. Defaults to None.
 
     Shapes:
@@ -52,6 +55,7 @@ class ConcatFusion(BaseModule):
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  align_corners: bool = False,
+                 with_mask_logits: bool = True,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.num_modalities = num_modalities
@@ -69,10 +73,10 @@ class ConcatFusion(BaseModule):
             num_upsamples=num_upsamples,
             norm_cfg=norm_cfg,
             act_cfg=act_cfg,
-            align_corners=align_corners)
+            align_corners=align_corners,
+            with_mask_logits=with_mask_logits)
 
-    def forward(self, tokens: Sequence[Tensor]) -> Tuple[Tensor, Tensor,
-                                                         Tensor]:
+    def forward(self, tokens: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         """Concat + conv fusion; see the class docstring for shapes."""
         if len(tokens) != self.num_modalities:
             raise ValueError(

@@ -13,9 +13,14 @@ Data flow for per-modality token maps ``z_1 .. z_N`` (each (B, C_in, h, w)):
    block per modality; no shared query).
 3. Concat of the N enhanced maps + 3x3 conv -> initial fusion mask
    embedding M0 (B, embed_dims, h, w).
-4. Complementary fusion unit: M0 queries all enhanced modality tokens; the
-   attention result is added to M0 (residual) -> 3x3 conv -> fusion
-   features F (B, out_channels, h, w).
+4. Complementary fusion unit (``complementary_unit='cross_modal'``, the
+   paper's text): "the two modalities are first fused through a
+   cross-attention mechanism to produce F_c ... then combined with the
+   initial fusion mask M0": F_c = cross-attention with Q from the visible
+   (first) enhanced map and K/V from the other enhanced maps; F_c + M0 ->
+   3x3 conv -> fusion features F (B, out_channels, h, w). The named
+   alternative ``'mask_query'`` lets M0 query all enhanced maps instead
+   (M0 + attention as the block's residual) before the conv.
 5. :class:`FusionOutputs`: fusion-mask logits (B, 1, h, w) and a fused
    image (B, 3, h * 2**k, w * 2**k) in [0, 1] decoded from F.
 """
@@ -28,8 +33,10 @@ from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptMultiConfig
-from ..utils.cross_attention import CrossAttentionBlock
+from ..layers.cross_attention import CrossAttentionBlock
 from .fusion_outputs import FusionOutputs
+
+COMPLEMENTARY_UNITS = ('cross_modal', 'mask_query')
 
 
 class ModalityProjection(BaseModule):
@@ -74,9 +81,14 @@ class FMP(BaseModule):
         feedforward_channels (int, optional): FFN hidden width. Defaults to
             ``4 * embed_dims``.
         kv_pool_size (int, optional): Pool key/value maps to at most
-            ``kv_pool_size x kv_pool_size`` tokens before attention, for
-            memory (see :class:`CrossAttentionBlock`). None attends over all
-            tokens. Defaults to None.
+            ``kv_pool_size x kv_pool_size`` tokens before attention, an
+            approximation for small machines (see
+            :class:`CrossAttentionBlock`). None attends token-to-token over
+            the whole map, as the paper does. Defaults to None.
+        complementary_unit (str): ``'cross_modal'`` (the paper: F_c from
+            cross-attention between the modalities, added to M0) or
+            ``'mask_query'`` (M0 queries the modalities). Defaults to
+            ``'cross_modal'``.
         out_channels (int): Channels of the fusion features. Defaults to 256.
         image_channels (int): Width of the fused-image decoder.
             Defaults to 64.
@@ -107,6 +119,7 @@ class FMP(BaseModule):
                  num_heads: int = 8,
                  feedforward_channels: Optional[int] = None,
                  kv_pool_size: Optional[int] = None,
+                 complementary_unit: str = 'cross_modal',
                  out_channels: int = 256,
                  image_channels: int = 64,
                  num_upsamples: int = 2,
@@ -120,7 +133,12 @@ class FMP(BaseModule):
         if num_modalities < 2:
             raise ValueError('FMP: num_modalities must be >= 2 (it fuses '
                              f'modalities), got {num_modalities}.')
+        if complementary_unit not in COMPLEMENTARY_UNITS:
+            raise ValueError(
+                f'FMP: complementary_unit={complementary_unit!r} is not one '
+                f'of {COMPLEMENTARY_UNITS}.')
         self.num_modalities = num_modalities
+        self.complementary_unit = complementary_unit
         self.projections = nn.ModuleList(
             ModalityProjection(in_channels=in_channels, embed_dims=embed_dims)
             for _ in range(num_modalities))
@@ -164,5 +182,24 @@ class FMP(BaseModule):
         projected = [proj(t) for proj, t in zip(self.projections, tokens)]
         enhanced = self.cross_domain_fusion(projected)
         initial_mask = self.initial_fusion(torch.cat(enhanced, dim=1))
-        complementary = self.complementary_block(initial_mask, enhanced)
-        return self.outputs(self.fusion_conv(complementary))
+        return self.outputs(
+            self.fusion_conv(self.complementary_fusion(enhanced,
+                                                       initial_mask)))
+
+    def complementary_fusion(self, enhanced: Sequence[Tensor],
+                             initial_mask: Tensor) -> Tensor:
+        """Complementary unit before its conv: F_c + M0 (``'cross_modal'``)
+        or M0 after querying the modalities (``'mask_query'``).
+
+        Args:
+            enhanced (Sequence[Tensor]): N maps (B, embed_dims, h, w) from
+                the cross-domain unit, visible first.
+            initial_mask (Tensor): M0 (B, embed_dims, h, w).
+
+        Returns:
+            Tensor: (B, embed_dims, h, w).
+        """
+        if self.complementary_unit == 'mask_query':
+            return self.complementary_block(initial_mask, enhanced)
+        cross_modal = self.complementary_block(enhanced[0], enhanced[1:])
+        return cross_modal + initial_mask

@@ -1,8 +1,8 @@
 """The two outputs every fusion neck derives from its fusion features.
 
 :class:`FusionOutputs` turns fusion features F (B, C, h, w) into the
-fusion-mask logits (B, 1, h, w) and a fused image (B, 3, h * 2**k, w * 2**k)
-in [0, 1]; :class:`~fusionsam_mmseg.models.necks.FMP` and
+fusion-mask logits (B, 1, h, w) (unless ``with_mask_logits=False``) and a
+fused image (B, 3, h * 2**k, w * 2**k) in [0, 1]; :class:`~fusionsam_mmseg.models.necks.FMP` and
 :class:`~fusionsam_mmseg.models.necks.ConcatFusion` share it, so ablating the
 fusion unit changes nothing else.
 """
@@ -36,6 +36,9 @@ class FusionOutputs(BaseModule):
             Defaults to ``dict(type='ReLU')``.
         align_corners (bool): ``align_corners`` of the upsampling.
             Defaults to False.
+        with_mask_logits (bool): Predict fusion-mask logits. False (the
+            "concat instead of FMP" ablation, no fusion-mask hint) returns
+            ``(features, fused_image)``. Defaults to True.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -47,10 +50,12 @@ class FusionOutputs(BaseModule):
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  align_corners: bool = False,
+                 with_mask_logits: bool = True,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.align_corners = align_corners
-        self.mask_logits = nn.Conv2d(in_channels, 1, kernel_size=1)
+        self.mask_logits = (nn.Conv2d(in_channels, 1, kernel_size=1)
+                            if with_mask_logits else None)
         conv = dict(kernel_size=3, padding=1, norm_cfg=norm_cfg,
                     act_cfg=act_cfg)
         self.image_stem = ConvModule(in_channels, image_channels, **conv)
@@ -71,7 +76,10 @@ class FusionOutputs(BaseModule):
                     align_corners=self.align_corners))
         return self.image_out(x).sigmoid()
 
-    def forward(self, features: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Return ``(features, fusion_mask_logits, fused_image)``."""
-        return features, self.mask_logits(features), self.decode_image(
-            features)
+    def forward(self, features: Tensor) -> Tuple[Tensor, ...]:
+        """Return ``(features, fusion_mask_logits, fused_image)``, or
+        ``(features, fused_image)`` without mask logits."""
+        fused_image = self.decode_image(features)
+        if self.mask_logits is None:
+            return features, fused_image
+        return features, self.mask_logits(features), fused_image

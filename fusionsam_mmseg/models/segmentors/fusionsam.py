@@ -7,7 +7,8 @@ Differences from :class:`mmseg.models.segmentors.EncoderDecoder`:
   fusion-mask auxiliary loss and the fused-image loss on the neck's outputs.
 - ``predict()`` is mmseg's path (logits resized to the original image size)
   and also attaches ``data_sample.fused_image`` (PixelData (3, H_ori, W_ori),
-  [0, 1]).
+  [0, 1]) from the same backbone + neck pass (``encode_decode`` returns
+  both, so 'whole' and 'slide' inference handle them alike).
 - Inputs are checked against the backbone's ``modality_channels``, and
   ``zeroed_modalities`` blacks out whole modality groups (single-modality
   baselines, applied identically in training and testing).
@@ -24,6 +25,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList, add_prefix)
+from .input_normalization import input_normalization, to_unit_range
 
 FUSION_MASK_LOSS = dict(
     type='CrossEntropyLoss',
@@ -108,6 +110,10 @@ class FusionSAM(EncoderDecoder):
         self.fused_image_index = fused_image_index
         self.background_index = background_index
         self.zeroed_modalities = tuple(zeroed_modalities)
+        if fused_image_index is not None:
+            # encode_decode appends the fused image's 3 channels to the
+            # logits; mmseg's slide inference allocates out_channels.
+            self.out_channels = self.decode_head.out_channels + 3
         self._check_fusion_mask_losses()
         self._check_zeroed_modalities()
 
@@ -169,21 +175,13 @@ class FusionSAM(EncoderDecoder):
                     f'was built with modality_channels={expected}; set '
                     'model.backbone.modality_channels to match the dataset.')
 
-    def _normalization(self, inputs: Tensor) -> Tuple[Tensor, Tensor]:
-        """(mean, std) of shape (1, C, 1, 1) the data preprocessor used."""
-        preprocessor = self.data_preprocessor
-        if getattr(preprocessor, '_enable_normalize', False):
-            return preprocessor.mean.view(1, -1, 1, 1).to(inputs), \
-                preprocessor.std.view(1, -1, 1, 1).to(inputs)
-        return inputs.new_zeros(1, 1, 1, 1), inputs.new_ones(1, 1, 1, 1)
-
     def _prepare_inputs(self, inputs: Tensor,
                         data_samples: OptSampleList) -> Tensor:
         """Check inputs; black out ``zeroed_modalities`` (raw value 0)."""
         self._check_inputs(inputs, data_samples)
         if not self.zeroed_modalities:
             return inputs
-        mean, std = self._normalization(inputs)
+        mean, std = input_normalization(self.data_preprocessor, inputs)
         black = (-mean / std).expand(1, inputs.shape[1], 1, 1)
         inputs = inputs.clone()
         slices = self._modality_slices(inputs.shape[1])
@@ -191,11 +189,6 @@ class FusionSAM(EncoderDecoder):
             channels = slices[index]
             inputs[:, channels] = black[:, channels]
         return inputs
-
-    def to_unit_range(self, inputs: Tensor) -> Tensor:
-        """De-normalize model inputs (B, C, H, W) to [0, 1]."""
-        mean, std = self._normalization(inputs)
-        return ((inputs * std + mean) / 255.0).clamp(0.0, 1.0)
 
     def _fusion_mask_losses(self, mask_logits: Tensor,
                             data_samples: SampleList) -> dict:
@@ -220,7 +213,7 @@ class FusionSAM(EncoderDecoder):
 
     def _fusion_image_loss(self, fused_image: Tensor, inputs: Tensor) -> dict:
         """Fused image (B, 3, H', W') vs the de-normalized sources."""
-        sources = self.to_unit_range(inputs)
+        sources = to_unit_range(inputs, self.data_preprocessor)
         if fused_image.shape[-2:] != sources.shape[-2:]:
             fused_image = resize(
                 fused_image,
@@ -295,27 +288,47 @@ class FusionSAM(EncoderDecoder):
             sample.fused_image = PixelData(data=restored[0].clamp(0.0, 1.0))
         return data_samples
 
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """Class logits and, when the neck makes one, the fused image from
+        one backbone + neck pass.
+
+        Returns:
+            Tensor: (B, num_classes [+ 3], H, W) at ``img_shape``: the decode
+            head's logits, then the fused image's 3 channels (so mmseg's
+            'whole' and 'slide' inference stitch both alike).
+        """
+        feats = self.extract_feat(inputs)
+        seg_logits = self.decode_head.predict(feats, batch_img_metas,
+                                              self.test_cfg)
+        if self.fused_image_index is None:
+            return seg_logits
+        fused_image = resize(
+            feats[self.fused_image_index],
+            size=seg_logits.shape[-2:],
+            mode='bilinear',
+            align_corners=self.align_corners)
+        return torch.cat([seg_logits, fused_image], dim=1)
+
     def predict(self,
                 inputs: Tensor,
                 data_samples: OptSampleList = None) -> SampleList:
-        """mmseg's prediction plus ``fused_image`` on every data sample.
-
-        The fused image comes from a second backbone + neck pass on the full
-        input (cheap next to the SAM image encoder), so it is at full
-        resolution in both 'whole' and 'slide' test modes.
-        """
+        """mmseg's prediction plus ``fused_image`` on every data sample
+        (PixelData (3, H_ori, W_ori) in [0, 1]); every module runs once."""
         inputs = self._prepare_inputs(inputs, data_samples)
-        data_samples = super().predict(inputs, data_samples)
+        batch_img_metas = [sample.metainfo for sample in data_samples] \
+            if data_samples is not None else [
+                dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:],
+                     pad_shape=inputs.shape[2:], padding_size=[0, 0, 0, 0])
+            ] * inputs.shape[0]
+        outputs = self.inference(inputs, batch_img_metas)
+        num_classes = self.decode_head.out_channels
+        data_samples = self.postprocess_result(outputs[:, :num_classes],
+                                               data_samples)
         if self.fused_image_index is None:
             return data_samples
-        fused_images = self.extract_feat(inputs)[self.fused_image_index]
-        if fused_images.shape[-2:] != inputs.shape[-2:]:
-            fused_images = resize(
-                fused_images,
-                size=inputs.shape[-2:],
-                mode='bilinear',
-                align_corners=self.align_corners)
-        return self._attach_fused_images(fused_images, data_samples)
+        return self._attach_fused_images(outputs[:, num_classes:],
+                                         data_samples)
 
     def _forward(self,
                  inputs: Tensor,

@@ -14,6 +14,8 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
+from .input_normalization import to_unit_range
+
 
 @MODELS.register_module()
 class LSTGAutoencoder(BaseModel):
@@ -76,7 +78,8 @@ class LSTGAutoencoder(BaseModel):
             list[SegDataSample]: each with ``pred_reconstruction``
             (PixelData, data (C, h, w) in [0, 1], cropped to ``img_shape``).
         """
-        images = self._to_unit_range(self.backbone.reconstruct(inputs))
+        images = to_unit_range(self.backbone.reconstruct(inputs),
+                               self.data_preprocessor)
         if data_samples is None:
             data_samples = [SegDataSample() for _ in range(len(images))]
         for image, data_sample in zip(images, data_samples):
@@ -85,10 +88,3 @@ class LSTGAutoencoder(BaseModel):
             data_sample.pred_reconstruction = PixelData(
                 data=image[:, :height, :width])
         return data_samples
-
-    def _to_unit_range(self, images: Tensor) -> Tensor:
-        """Undo the preprocessor's normalization, then scale to [0, 1]."""
-        preprocessor = self.data_preprocessor
-        if getattr(preprocessor, '_enable_normalize', False):
-            images = images * preprocessor.std + preprocessor.mean
-        return (images / 255.0).clamp(0.0, 1.0)

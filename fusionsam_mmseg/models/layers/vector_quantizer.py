@@ -22,6 +22,10 @@ current batch. Under distributed training the statistics are summed over
 processes and the restart vectors are broadcast from rank 0, so every
 process keeps the same codebook.
 
+The nearest-code search and the statistics (EMA codebook, usage, restarts)
+always run in fp32 with autocast off, so bf16 / fp16 autocast (mmseg's
+``--amp``) picks the same codes as an fp32 run for the same latents.
+
 The commitment weight beta lives in ``VQLoss``; the quantizer returns the
 raw codes (:attr:`QuantizerOutput.codes`) that the loss needs.
 """
@@ -123,6 +127,11 @@ class VectorQuantizer(BaseModule):
             raise ValueError(
                 'VectorQuantizer expects latents of shape (B, embed_dims='
                 f'{self.embed_dims}, h, w), got {tuple(latents.shape)}.')
+        with torch.autocast(device_type=latents.device.type, enabled=False):
+            return self._quantize(latents.float())
+
+    def _quantize(self, latents: Tensor) -> QuantizerOutput:
+        """:meth:`forward` on fp32 latents, autocast off."""
         batch, dims, height, width = latents.shape
         flat = latents.permute(0, 2, 3, 1).reshape(-1, dims)
         if self.training and not bool(self.initialized):

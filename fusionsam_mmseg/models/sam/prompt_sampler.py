@@ -1,76 +1,16 @@
-"""SAM's input-frame geometry and the prompts placed in it.
+"""Point and box prompts for SAM, placed in its input frame.
 
-SAM resizes an image so that its longest side is ``image_size`` (1024 for the
-official models), keeps the aspect ratio and pads bottom/right to a square.
-:class:`SAMInputFrame` records where the image lies in that square and maps
-any map covering the same field of view (fusion features, fusion-mask logits,
-labels) onto grids over the square, or back. :class:`MaskPromptSampler`
-turns fusion-mask logits (or, in training only, a ground-truth foreground)
-into SAM point and box prompts in the frame's pixel coordinates.
+:class:`MaskPromptSampler` turns fusion-mask logits (or, in training only, a
+ground-truth foreground) into SAM point and box prompts in the pixel
+coordinates of a :class:`~fusionsam_mmseg.models.sam.frame.SAMInputFrame`.
 """
-import dataclasses
-import math
 from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmseg.models.utils import resize
 from torch import Tensor
 
-
-@dataclasses.dataclass(frozen=True)
-class SAMInputFrame:
-    """Where an image lies in SAM's square input frame.
-
-    Args:
-        image_size (int): Side of the square frame, in SAM input pixels.
-        valid_h (int): Height of the resized image (top-left of the frame).
-        valid_w (int): Width of the resized image.
-    """
-
-    image_size: int
-    valid_h: int
-    valid_w: int
-
-    @classmethod
-    def for_image(cls, height: int, width: int,
-                  image_size: int) -> 'SAMInputFrame':
-        """Frame of a ``height`` x ``width`` image (SAM's
-        ``ResizeLongestSide.get_preprocess_shape`` rounding)."""
-        scale = image_size / max(height, width)
-        return cls(image_size, int(height * scale + 0.5),
-                   int(width * scale + 0.5))
-
-    def valid_cells(self, grid_size: int) -> Tuple[int, int]:
-        """Rows and columns of a ``grid_size``-cell grid over the frame that
-        overlap the image (partly covered border cells count)."""
-        return (math.ceil(self.valid_h * grid_size / self.image_size),
-                math.ceil(self.valid_w * grid_size / self.image_size))
-
-    def fit(self, maps: Tensor, grid_size: int) -> Tensor:
-        """Resize (B, C, h, w) ``maps`` to the image's cells of the grid."""
-        return resize(maps, size=self.valid_cells(grid_size),
-                      mode='bilinear', align_corners=False)
-
-    def pad(self, maps: Tensor, grid_size: int) -> Tensor:
-        """Zero-pad fitted maps bottom/right to (B, C, grid, grid)."""
-        return F.pad(maps, (0, grid_size - maps.shape[-1], 0,
-                            grid_size - maps.shape[-2]))
-
-    def paste(self, maps: Tensor, grid_size: int) -> Tensor:
-        """Place (B, C, h, w) ``maps`` on a (grid_size, grid_size) grid over
-        the frame: resized onto the image's cells, zeros elsewhere."""
-        return self.pad(self.fit(maps, grid_size), grid_size)
-
-    def crop(self, maps: Tensor) -> Tensor:
-        """Keep the cells of (B, C, g, g) frame-grid ``maps`` that overlap
-        the image: (B, C, ceil(valid_h*g/S), ceil(valid_w*g/S))."""
-        rows, cols = self.valid_cells(maps.shape[-1])
-        return maps[..., :rows, :cols]
-
-    def pixel_scale(self, map_size: Tuple[int, int]) -> Tuple[float, float]:
-        """(x, y) frame pixels per pixel of a map covering the image."""
-        return self.valid_w / map_size[1], self.valid_h / map_size[0]
+from .frame import SAMInputFrame
 
 
 class Prompts(NamedTuple):

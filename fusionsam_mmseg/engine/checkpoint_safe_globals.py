@@ -8,8 +8,9 @@ its own checkpoints fail on the objects a training checkpoint stores in
 mmengine.logging.history_buffer.HistoryBuffer``, numpy arrays and scalars in
 the message hub).
 
-Importing this module adds exactly those types to torch's safe-globals
-allow-list. ``weights_only`` stays on: any other pickled object (for example
+:func:`register_checkpoint_safe_globals` (applied on ``import
+fusionsam_mmseg`` by :mod:`fusionsam_mmseg.import_patches`) adds exactly those
+types to torch's safe-globals allow-list. ``weights_only`` stays on: any other pickled object (for example
 one whose ``__reduce__`` would run code) is still refused by ``torch.load``.
 
 ``HistoryBuffer.__getstate__`` also pickles its statistics methods
@@ -88,6 +89,3 @@ def register_checkpoint_safe_globals() -> bool:
         return False
     add_safe_globals(checkpoint_safe_globals())
     return True
-
-
-register_checkpoint_safe_globals()

@@ -1,5 +1,11 @@
-"""sam_loader: normal import of segment_anything and the torchvision-less
-fallback return the same classes (each case in a fresh interpreter)."""
+"""fusionsam_mmseg.import_patches: each import-time change to another library
+is applied by ``import fusionsam_mmseg`` and no other module patches at
+import. Patch 3 (segment_anything without torchvision): the normal import
+and the fallback return the same classes (each case in a fresh interpreter).
+Patch 1 is also exercised by tests/test_safe_checkpoint.py, patch 2 by
+tests/test_distributed.py and tests/test_process_group_exit.py."""
+import ast
+import glob
 import json
 import os
 import subprocess
@@ -7,21 +13,21 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LOADER = os.path.join(REPO_ROOT, 'fusionsam_mmseg', 'models', 'utils',
-                      'sam_loader.py')
+PATCHES = os.path.join(REPO_ROOT, 'fusionsam_mmseg', 'import_patches.py')
 CLASSES = ('ImageEncoderViT', 'PromptEncoder', 'MaskDecoder',
            'TwoWayTransformer', 'Sam')
 
-# Loads sam_loader.py by path (not through the plugin package, whose import
-# would already call the loader) and reports what it returned.
+# Loads import_patches.py by path (not through the plugin package, whose
+# import would already apply it) and reports what patch 3 returned.
 PROBE = textwrap.dedent(f"""
     import importlib.util, json, sys
-    spec = importlib.util.spec_from_file_location('sam_loader', {LOADER!r})
-    loader = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loader)
-    modeling = loader.import_sam_modeling()
+    spec = importlib.util.spec_from_file_location('patches', {PATCHES!r})
+    patches = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(patches)
+    modeling = patches.import_segment_anything_modeling()
     package = sys.modules['segment_anything']
     print(json.dumps(dict(
         classes={{name: [getattr(modeling, name).__module__,
@@ -113,3 +119,38 @@ def test_fallback_without_torchvision(tmp_path, fallback_without_torchvision):
     result = probe(write_package(tmp_path, MISSING_TORCHVISION))
     assert result['partial'] and not result['torchvision']
     assert result['classes'] == fallback_without_torchvision['classes']
+
+
+def test_import_applies_every_patch():
+    from mmengine.dist import utils as dist_utils
+    from mmengine.logging import HistoryBuffer
+
+    import fusionsam_mmseg
+    from fusionsam_mmseg.engine.cpu_launcher import init_dist_pytorch
+    assert fusionsam_mmseg.__version__
+    assert HistoryBuffer in torch.serialization.get_safe_globals()
+    assert dist_utils._init_dist_pytorch is init_dist_pytorch
+    assert 'segment_anything.modeling' in sys.modules
+
+
+def _module_level_patches(path: str) -> list:
+    """Top-level calls and attribute / item assignments of a source file."""
+    found = []
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            found.append(f'{path}:{node.lineno} call')
+        targets = getattr(node, 'targets', [getattr(node, 'target', None)])
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and any(
+                isinstance(t, (ast.Attribute, ast.Subscript)) for t in targets):
+            found.append(f'{path}:{node.lineno} assignment')
+    return found
+
+
+def test_no_other_module_patches_at_import():
+    package = os.path.join(REPO_ROOT, 'fusionsam_mmseg')
+    found = []
+    for path in glob.glob(os.path.join(package, '**', '*.py'),
+                          recursive=True):
+        found += _module_level_patches(path)
+    # The package __init__ applies the patches, nothing else acts at import.
+    assert found == [f'{os.path.join(package, "__init__.py")}:11 call']

@@ -29,31 +29,14 @@ the ``state_dict`` keys) are constructor switches. This module needs only
 torch and ``segment_anything`` (no OpenMMLab), so that
 ``tools/analysis/benchmark_sam_encoder.py`` can run on bare GPU machines.
 """
-from functools import partial
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from segment_anything.modeling import image_encoder as _sam_image_encoder
 
-from .sam_loader import import_sam_modeling
-
-_sam_image_encoder = import_sam_modeling().image_encoder
 ImageEncoderViT = _sam_image_encoder.ImageEncoderViT
-
-#: Image-encoder sizes of the official checkpoints (``segment_anything``'s
-#: ``build_sam_vit_{b,l,h}``).
-SAM_ENCODER_ARCHS: Dict[str, dict] = {
-    'vit_b': dict(encoder_embed_dim=768, encoder_depth=12,
-                  encoder_num_heads=12,
-                  encoder_global_attn_indexes=(2, 5, 8, 11)),
-    'vit_l': dict(encoder_embed_dim=1024, encoder_depth=24,
-                  encoder_num_heads=16,
-                  encoder_global_attn_indexes=(5, 11, 17, 23)),
-    'vit_h': dict(encoder_embed_dim=1280, encoder_depth=32,
-                  encoder_num_heads=16,
-                  encoder_global_attn_indexes=(7, 15, 23, 31)),
-}
 
 ATTENTION_MODES = ('sdpa', 'stock')
 REL_POS_MODES = ('mask', 'concat')
@@ -193,14 +176,16 @@ class FastImageEncoderViT(ImageEncoderViT):
         rel_pos_mode (str): ``'mask'`` (default) or ``'concat'``; see
             :class:`SDPABlock`. Ignored for ``attention='stock'``.
         autocast_dtype (str | torch.dtype | None): run the forward under
-            ``torch.autocast`` in ``'bf16'`` or ``'fp16'``; the output is cast
-            back to the input dtype. None (default): no autocast.
+            ``torch.autocast`` in ``'bf16'`` or ``'fp16'``; ``'auto'`` is
+            bf16 for inputs on a CUDA device and no autocast elsewhere (a
+            CPU run stays fp32). The output is cast back to the input dtype.
+            None (default): no autocast.
         compile (bool | dict): ``torch.compile`` the encoder in place
             (``nn.Module.compile``; a dict gives ``torch.compile`` kwargs,
             e.g. ``dict(mode='max-autotune')``). Default: False.
         **encoder_kwargs: ``ImageEncoderViT`` arguments (``img_size``,
             ``embed_dim``, ``depth``, ...; see
-            :func:`sam_image_encoder_kwargs`).
+            :func:`~fusionsam_mmseg.models.sam.builder.build_sam_image_encoder`).
 
     Shapes:
         forward: (B, in_chans, img_size, img_size) images, normalised and
@@ -224,7 +209,9 @@ class FastImageEncoderViT(ImageEncoderViT):
             self.blocks = nn.ModuleList(
                 SDPABlock(block, rel_pos_mode=rel_pos_mode)
                 for block in self.blocks)
-        self.autocast_dtype = _parse_autocast_dtype(autocast_dtype)
+        self.autocast_on_cuda_only = autocast_dtype == 'auto'
+        self.autocast_dtype = (torch.bfloat16 if self.autocast_on_cuda_only
+                               else _parse_autocast_dtype(autocast_dtype))
         if compile:
             self.compile(**({} if compile is True else dict(compile)))
 
@@ -232,10 +219,12 @@ class FastImageEncoderViT(ImageEncoderViT):
         """Args: x (Tensor): (B, in_chans, S, S). Returns: (B, out, S/p, S/p).
         """
         self._check_input(x)
-        if self.autocast_dtype is None:
+        dtype = self.autocast_dtype
+        if self.autocast_on_cuda_only and x.device.type != 'cuda':
+            dtype = None
+        if dtype is None:
             return super().forward(x)
-        with torch.autocast(device_type=x.device.type,
-                            dtype=self.autocast_dtype):
+        with torch.autocast(device_type=x.device.type, dtype=dtype):
             embeddings = super().forward(x)
         return embeddings.to(x.dtype)
 
@@ -257,108 +246,7 @@ def _parse_autocast_dtype(
         return autocast_dtype
     if autocast_dtype not in _AUTOCAST_DTYPES:
         raise ValueError(f'FastImageEncoderViT: autocast_dtype must be None, '
-                         f'{tuple(_AUTOCAST_DTYPES)} or a torch.dtype, got '
+                         f"'auto', {tuple(_AUTOCAST_DTYPES)} or a "
+                         'torch.dtype, got '
                          f'{autocast_dtype!r}')
     return _AUTOCAST_DTYPES[autocast_dtype]
-
-
-def sam_image_encoder_kwargs(*,
-                             encoder_embed_dim: int,
-                             encoder_depth: int,
-                             encoder_num_heads: int,
-                             encoder_global_attn_indexes: Sequence[int],
-                             image_size: int = 1024,
-                             patch_size: int = 16,
-                             window_size: int = 14,
-                             out_chans: int = 256,
-                             in_chans: int = 3) -> dict:
-    """``ImageEncoderViT`` kwargs exactly as ``segment_anything._build_sam``.
-
-    Args:
-        encoder_embed_dim (int): token width (768 / 1024 / 1280 for B/L/H).
-        encoder_depth (int): number of blocks.
-        encoder_num_heads (int): attention heads per block.
-        encoder_global_attn_indexes (Sequence[int]): blocks with global
-            attention; the others attend in ``window_size`` windows.
-        image_size (int): square input side. Default: 1024.
-        patch_size (int): patch side. Default: 16.
-        window_size (int): window side of windowed blocks. Default: 14.
-        out_chans (int): embedding channels (the prompt embedding width).
-            Default: 256.
-        in_chans (int): image channels. Default: 3.
-
-    Returns:
-        dict: keyword arguments for ``ImageEncoderViT``.
-    """
-    if image_size % patch_size:
-        raise ValueError(f'SAM image encoder: image_size={image_size} must '
-                         f'be a multiple of patch_size={patch_size}')
-    if encoder_embed_dim % encoder_num_heads:
-        raise ValueError(f'SAM image encoder: encoder_embed_dim='
-                         f'{encoder_embed_dim} must be divisible by '
-                         f'encoder_num_heads={encoder_num_heads}')
-    global_indexes = tuple(encoder_global_attn_indexes)
-    if any(not 0 <= index < encoder_depth for index in global_indexes):
-        raise ValueError(f'SAM image encoder: encoder_global_attn_indexes='
-                         f'{global_indexes} must lie in [0, encoder_depth='
-                         f'{encoder_depth})')
-    return dict(
-        img_size=image_size,
-        patch_size=patch_size,
-        in_chans=in_chans,
-        embed_dim=encoder_embed_dim,
-        depth=encoder_depth,
-        num_heads=encoder_num_heads,
-        mlp_ratio=4,
-        out_chans=out_chans,
-        qkv_bias=True,
-        norm_layer=partial(nn.LayerNorm, eps=1e-6),
-        use_rel_pos=True,
-        rel_pos_zero_init=True,
-        window_size=window_size,
-        global_attn_indexes=global_indexes)
-
-
-def build_image_encoder(*,
-                        encoder_embed_dim: int,
-                        encoder_depth: int,
-                        encoder_num_heads: int,
-                        encoder_global_attn_indexes: Sequence[int],
-                        image_size: int = 1024,
-                        patch_size: int = 16,
-                        window_size: int = 14,
-                        out_chans: int = 256,
-                        in_chans: int = 3,
-                        attention: str = 'sdpa',
-                        rel_pos_mode: str = 'mask',
-                        autocast_dtype: Union[str, torch.dtype, None] = None,
-                        compile: Union[bool, dict] = False
-                        ) -> FastImageEncoderViT:
-    """Build SAM's image encoder with the fast path switches.
-
-    Architecture arguments are those of :func:`sam_image_encoder_kwargs`
-    (``segment_anything``'s names; :data:`SAM_ENCODER_ARCHS` holds the
-    official B/L/H values); ``attention``, ``rel_pos_mode``,
-    ``autocast_dtype`` and ``compile`` are those of
-    :class:`FastImageEncoderViT`.
-
-    Returns:
-        FastImageEncoderViT: random-initialised; load ``image_encoder.*``
-        weights of an official checkpoint into it unchanged.
-    """
-    encoder_kwargs = sam_image_encoder_kwargs(
-        encoder_embed_dim=encoder_embed_dim,
-        encoder_depth=encoder_depth,
-        encoder_num_heads=encoder_num_heads,
-        encoder_global_attn_indexes=encoder_global_attn_indexes,
-        image_size=image_size,
-        patch_size=patch_size,
-        window_size=window_size,
-        out_chans=out_chans,
-        in_chans=in_chans)
-    return FastImageEncoderViT(
-        attention=attention,
-        rel_pos_mode=rel_pos_mode,
-        autocast_dtype=autocast_dtype,
-        compile=compile,
-        **encoder_kwargs)

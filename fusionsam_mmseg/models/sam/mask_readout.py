@@ -6,7 +6,7 @@ from mmcv.cnn import ConvModule
 from mmseg.models.utils import resize
 from torch import Tensor
 
-from .prompt_sampler import SAMInputFrame
+from .frame import SAMInputFrame
 
 
 class MaskReadout(ConvModule):

@@ -11,9 +11,8 @@ import re
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from segment_anything.modeling import MaskDecoder
 from torch import Tensor, nn
-
-from .sam_loader import import_sam_modeling
 
 _HYPERNETWORK_KEY = re.compile(r'output_hypernetworks_mlps\.(\d+)\.')
 
@@ -28,7 +27,7 @@ def _add_once(names: List[str], name: str) -> None:
         names.append(name)
 
 
-class ClassTokenMaskDecoder(import_sam_modeling().MaskDecoder):
+class ClassTokenMaskDecoder(MaskDecoder):
     """Mask decoder whose mask tokens are class tokens.
 
     Args:

@@ -1,0 +1,48 @@
+# FusionSAM paper settings (Table "implementation details"), shared by every
+# paper, ablation and baseline config; the dataset configs add the data and
+# the number of classes. `python tools/misc/download_checkpoints.py --models
+# sam_vit_h vgg16` puts the weights where `sam_checkpoint` and
+# `vgg16_checkpoint` point.
+#
+# Precision: fp32 wherever there is no CUDA (no edit, no option); on CUDA the
+# frozen SAM encoder runs in bf16 (`encoder_autocast='auto'`) and the
+# trainable parts in fp32; mmseg's `tools/train.py --amp` turns on mixed
+# precision for everything (the quantizer's code search stays fp32).
+_base_ = [
+    './models/fusionsam.py', './default_runtime.py',
+    './schedules/schedule_100e_adam.py'
+]
+
+# ---- paper settings ---------------------------------------------------------
+sam_type = 'vit_h'  # frozen SAM image encoder
+sam_checkpoint = 'checkpoints/sam/sam_vit_h_4b8939.pth'
+vgg16_checkpoint = 'checkpoints/vgg16/vgg16-397923af.pth'  # perceptual loss
+max_epochs = 100
+lr = 1e-4  # Adam
+weight_decay = 1e-3
+num_points = 10  # point prompts from the fusion mask
+use_box = True  # + 1 box prompt
+num_downsamples = 2  # LSTG tokens at 1/4 of the input resolution
+# batch 4: `batch_size` of the dataset configs
+# -----------------------------------------------------------------------------
+
+model = dict(
+    backbone=dict(
+        num_downsamples=num_downsamples,
+        loss_perceptual=dict(
+            _delete_=True,
+            type='PerceptualLoss',
+            layer_weights=(1.0, 1.0, 1.0, 1.0, 1.0),
+            criterion='l1',
+            loss_weight=1.0,
+            init_cfg=dict(type='Pretrained', checkpoint=vgg16_checkpoint))),
+    neck=dict(num_upsamples=num_downsamples),
+    decode_head=dict(
+        sam_type=sam_type,
+        checkpoint=sam_checkpoint,
+        num_points=num_points,
+        use_box=use_box))
+train_cfg = dict(max_epochs=max_epochs)
+log_processor = dict(by_epoch=True)
+optim_wrapper = dict(
+    optimizer=dict(type='Adam', lr=lr, weight_decay=weight_decay))
