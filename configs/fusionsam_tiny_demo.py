@@ -79,3 +79,12 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=max_iters))
+# Test: per-class IoU, and the fusion quality of the FMP's fused image
+# (MS-SSIM needs >= 176 pixels a side; the demo images are 120x160).
+test_evaluator = [
+    dict(type='PerClassIoUMetric', iou_metrics=['mIoU']),
+    dict(
+        type='FusionQualityMetric',
+        fusion_metrics=('EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf',
+                        'SSIM')),
+]

@@ -14,5 +14,12 @@
 _base_ = ['./_base_/fusionsam_paper.py', './_base_/datasets/fmb.py']
 
 num_classes = 15  # FMB, `unlabeled` counted
-model = dict(decode_head=dict(num_classes=num_classes))
+model = dict(
+    data_preprocessor=dict(size={{_base_.crop_size}}),
+    decode_head=dict(num_classes=num_classes))
 val_cfg = None
+# Test: per-class IoU, and the fusion quality of the FMP's fused image.
+test_evaluator = [
+    dict(type='PerClassIoUMetric', iou_metrics=['mIoU']),
+    dict(type='FusionQualityMetric'),
+]

@@ -16,5 +16,12 @@
 _base_ = ['./_base_/fusionsam_paper.py', './_base_/datasets/mfnet.py']
 
 num_classes = 9  # MFNet, `unlabeled` counted
-model = dict(decode_head=dict(num_classes=num_classes))
+model = dict(
+    data_preprocessor=dict(size={{_base_.crop_size}}),
+    decode_head=dict(num_classes=num_classes))
 default_hooks = dict(checkpoint=dict(save_best='mIoU'))
+# Test: per-class IoU, and the fusion quality of the FMP's fused image.
+test_evaluator = [
+    dict(type='PerClassIoUMetric', iou_metrics=['mIoU']),
+    dict(type='FusionQualityMetric'),
+]

@@ -44,6 +44,40 @@ def fmb_demo_root(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='session')
+def deliver_demo_root(tmp_path_factory) -> str:
+    """DELIVER-layout demo data (RGB, depth, event, LiDAR): 4 train / 2 val
+    / 2 test, 60x80."""
+    return make_demo_dataset(
+        str(tmp_path_factory.mktemp('demo_deliver')), 'deliver',
+        num_train=4, num_test=2, seed=2, height=60, width=80)
+
+
+@pytest.fixture(scope='session')
+def mcubes_demo_root(tmp_path_factory) -> str:
+    """MCubeS-layout demo data (RGB, AoLP, DoLP, NIR): 3 train / 2 val / 2
+    test, 48x(192+64)."""
+    return make_demo_dataset(
+        str(tmp_path_factory.mktemp('demo_mcubes')), 'mcubes', num_train=3,
+        num_test=2, seed=3, height=48, width=64)
+
+
+@pytest.fixture(scope='session')
+def msrs_demo_root(tmp_path_factory) -> str:
+    """MSRS-layout demo data: 4 train / 2 test, 48x64."""
+    return make_demo_dataset(
+        str(tmp_path_factory.mktemp('demo_msrs')), 'msrs', num_train=4,
+        num_test=2, seed=4, height=48, width=64)
+
+
+@pytest.fixture(scope='session')
+def pst900_demo_root(tmp_path_factory) -> str:
+    """PST900-layout demo data: 4 train / 2 test, 48x64."""
+    return make_demo_dataset(
+        str(tmp_path_factory.mktemp('demo_pst900')), 'pst900', num_train=4,
+        num_test=2, seed=5, height=48, width=64)
+
+
+@pytest.fixture(scope='session')
 def msrs_root() -> str:
     """The real MSRS pairs shipped beside the repository (not on users')."""
     if not osp.isdir(MSRS_ROOT):

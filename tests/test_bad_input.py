@@ -297,3 +297,254 @@ def test_sam_checkpoint_of_another_size(tmp_path):
     message = str(error.value)
     assert path in message and 'image_encoder.' in message
     assert 'sam_type' in message
+
+
+# --- DELIVER, MCubeS, MSRS, PST900 (issue 13): the same contract for N
+# --- modalities.
+
+BASES = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
+                 '_base_', 'datasets')
+MULTIMODAL = ('deliver', 'mcubes', 'msrs', 'pst900')
+
+
+@pytest.fixture
+def layout_copy(request, tmp_path):
+    """A writable copy of the ``<name>_demo_root`` fixture: (name, root)."""
+    name = request.param
+    root = request.getfixturevalue(f'{name}_demo_root')
+    return name, str(shutil.copytree(root, tmp_path / name))
+
+
+def _test_dataset(name: str, root: str, **overrides):
+    """The test split through the base config's test pipeline."""
+    from mmengine.config import Config
+    from mmseg.registry import DATASETS
+    cfg = Config.fromfile(osp.join(BASES, f'{name}.py'))
+    dataset = cfg.test_dataloader.dataset
+    dataset.update(data_root=root, **overrides)
+    return DATASETS.build(dataset)
+
+
+def _test_files(name: str, root: str, folder: str, extension: str = '.png'):
+    """Files of the test split in one modality folder, sorted."""
+    if name == 'deliver':
+        pattern = osp.join(root, folder, '*', 'test', '*', '*' + extension)
+    elif name == 'mcubes':
+        names = open(osp.join(root, 'list_folder', 'test.txt')).read().split()
+        return [osp.join(root, folder, n + extension) for n in names]
+    else:
+        pattern = osp.join(root, 'test', folder, '*' + extension)
+    return sorted(__import__('glob').glob(pattern))
+
+
+def _index_of(dataset, path: str) -> int:
+    """Index of the sample one of whose files is ``path``."""
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        files = [info.get('thermal_path'), info.get('seg_map_path')]
+        for source in info.get('modality_paths', ()):
+            files += [source] if isinstance(source, str) else list(source)
+        if path in files:
+            return index
+    raise AssertionError(f'{path} belongs to no sample')
+
+
+# The second modality's folder and the label folder of each layout.
+SECOND_MODALITY = dict(deliver=('event', '.png'),
+                       mcubes=('polL_dolp', '.npy'), msrs=('ir', '.png'),
+                       pst900=('thermal', '.png'))
+LABELS = dict(deliver='semantic', mcubes='GT', msrs='Segmentation_labels',
+              pst900='labels')
+VISIBLE = dict(deliver='img', mcubes='polL_color', msrs='vi', pst900='rgb')
+
+
+@pytest.mark.parametrize('layout_copy', MULTIMODAL, indirect=True)
+def test_modality_file_missing_for_one_sample(layout_copy):
+    name, root = layout_copy
+    folder, extension = SECOND_MODALITY[name]
+    missing = _test_files(name, root, folder, extension)[1]
+    os.remove(missing)
+    with pytest.raises(FileNotFoundError) as error:
+        _test_dataset(name, root)
+    message = str(error.value)
+    assert missing in message and 'does not exist' in message
+    if name == 'mcubes':
+        assert 'test.txt line 2' in message
+
+
+@pytest.mark.parametrize('layout_copy', MULTIMODAL, indirect=True)
+def test_modality_sizes_that_differ(layout_copy):
+    name, root = layout_copy
+    folder, extension = SECOND_MODALITY[name]
+    path = _test_files(name, root, folder, extension)[0]
+    if extension == '.npy':
+        np.save(path, np.load(path)[:-3])
+    else:
+        cv2.imwrite(path, cv2.imread(path, cv2.IMREAD_UNCHANGED)[:-3])
+    dataset = _test_dataset(name, root)
+    index = _index_of(dataset, path)
+    with pytest.raises(ValueError, match='same size') as error:
+        dataset[index]
+    assert path in str(error.value)
+    assert dataset.get_data_info(index)['img_path'] in str(error.value)
+
+
+def test_npy_files_of_one_modality_that_differ_in_size(mcubes_copy_root):
+    root = mcubes_copy_root
+    cos = _test_files('mcubes', root, 'polL_aolp_cos', '.npy')[0]
+    np.save(cos, np.load(cos)[:, :-2])
+    with pytest.raises(ValueError, match='same size') as error:
+        _test_dataset('mcubes', root)[0]
+    assert cos in str(error.value)
+
+
+@pytest.fixture
+def mcubes_copy_root(mcubes_demo_root, tmp_path):
+    return str(shutil.copytree(mcubes_demo_root, tmp_path / 'mcubes'))
+
+
+@pytest.mark.parametrize('folder, array, expected', [
+    ('polL_dolp', np.zeros((48, 256), np.int32), 'holds a int32 array'),
+    ('polL_dolp', np.zeros(48, np.float32), r'shape \(48,\)'),
+    ('polL_dolp', np.random.default_rng(0).uniform(0, 1, (48, 256, 3)),
+     r'3 channel\(s\); expected 1'),
+    ('polL_aolp_sin', np.zeros((48, 256, 2), np.float32),
+     'hold 3 channels together; expected 2'),
+    ('polL_aolp_sin', np.full((48, 256), 1.5, np.float32),
+     r'expected values in \[-1.0, 1.0\]'),
+    ('polL_dolp', np.full((48, 256), np.nan, np.float32), 'non-finite'),
+])
+def test_npy_of_wrong_shape_dtype_or_range(mcubes_copy_root, folder, array,
+                                           expected):
+    root = mcubes_copy_root
+    path = _test_files('mcubes', root, folder, '.npy')[0]
+    np.save(path, array)
+    with pytest.raises(ValueError, match=expected) as error:
+        _test_dataset('mcubes', root)[0]
+    assert path in str(error.value)
+
+
+def test_npy_without_a_value_range(mcubes_demo_root):
+    pipeline = [dict(type='LoadRGBTImageFromFile')]
+    dataset = _test_dataset('mcubes', mcubes_demo_root, pipeline=pipeline)
+    with pytest.raises(ValueError, match='npy_value_ranges') as error:
+        dataset[0]
+    assert '.npy' in str(error.value) and 'aolp' in str(error.value)
+
+
+@pytest.mark.parametrize('layout_copy, value, expected', [
+    ('deliver', 26, '0..25'), ('mcubes', 20, '0..19'),
+    ('msrs', 9, '0..8'), ('pst900', 5, '0..4')
+], indirect=['layout_copy'])
+def test_multimodal_label_outside_classes(layout_copy, value, expected):
+    name, root = layout_copy
+    path = _test_files(name, root, LABELS[name])[0]
+    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if label.ndim == 3:
+        label[0, :4, 2] = value  # DELIVER: ids in R (cv2 index 2)
+    else:
+        label[0, -4:] = value
+    cv2.imwrite(path, label)
+    dataset = _test_dataset(name, root)
+    index = _index_of(dataset, path)
+    with pytest.raises(ValueError, match=rf'\[{value}\]') as error:
+        dataset[index]
+    assert path in str(error.value) and expected in str(error.value)
+
+
+@pytest.mark.parametrize('layout_copy', MULTIMODAL, indirect=True)
+def test_multimodal_empty_split(layout_copy):
+    name, root = layout_copy
+    if name == 'mcubes':
+        split_file = osp.join(root, 'list_folder', 'test.txt')
+        open(split_file, 'w').write('\n')
+        with pytest.raises(ValueError, match='lists no images') as error:
+            _test_dataset(name, root)
+        assert split_file in str(error.value)
+        return
+    for path in _test_files(name, root, VISIBLE[name]):
+        os.remove(path)
+    with pytest.raises(ValueError, match='no images match|holds no') \
+            as error:
+        _test_dataset(name, root)
+    where = 'test' if name == 'deliver' else osp.join(root, 'test',
+                                                       VISIBLE[name])
+    assert where in str(error.value)
+
+
+@pytest.mark.parametrize('name', ['msrs', 'pst900', 'deliver'])
+def test_empty_ann_file_of_a_folder_layout(name, request, tmp_path):
+    root = request.getfixturevalue(f'{name}_demo_root')
+    split_file = tmp_path / 'empty.txt'
+    split_file.write_text('')
+    with pytest.raises(ValueError, match='lists no images') as error:
+        _test_dataset(name, root, ann_file=str(split_file))
+    assert str(split_file) in str(error.value)
+
+
+@pytest.mark.parametrize('name', MULTIMODAL)
+def test_multimodal_unreadable_data_root(name, tmp_path):
+    missing = str(tmp_path / 'no_such_root')
+    with pytest.raises(FileNotFoundError, match='data_root') as error:
+        _test_dataset(name, missing)
+    assert missing in str(error.value)
+
+
+def test_deliver_colour_label_needs_label_channel(deliver_demo_root):
+    pipeline = [dict(type='LoadRGBTImageFromFile'),
+                dict(type='LoadCheckedAnnotations')]
+    dataset = _test_dataset('deliver', deliver_demo_root, pipeline=pipeline)
+    with pytest.raises(ValueError, match='label_channel') as error:
+        dataset[0]
+    assert dataset.get_data_info(0)['seg_map_path'] in str(error.value)
+
+
+def test_deliver_name_without_rgb_and_unknown_case(deliver_demo_root,
+                                                   tmp_path):
+    root = str(shutil.copytree(deliver_demo_root, tmp_path / 'deliver'))
+    path = _test_files('deliver', root, 'img')[0]
+    renamed = path.replace('_rgb_front', '_front')
+    os.rename(path, renamed)
+    with pytest.raises(ValueError, match="no '_rgb'") as error:
+        _test_dataset('deliver', root)
+    assert renamed in str(error.value)
+    os.rename(renamed, path)
+    with pytest.raises(ValueError, match='matches none') as error:
+        _test_dataset('deliver', root, case='snow')
+    assert 'cloud' in str(error.value)
+
+
+@pytest.mark.parametrize('modalities', [('depth', 'rgb'), ('rgb', 'hha'),
+                                        ('rgb', 'depth', 'depth')])
+def test_deliver_bad_modalities(deliver_demo_root, modalities):
+    with pytest.raises(ValueError, match="'rgb' first"):
+        _test_dataset('deliver', deliver_demo_root, modalities=modalities)
+
+
+def test_modality_order_not_matching_the_backbone(deliver_demo_root):
+    """Equal-sized groups (DELIVER: 3 channels each) in another order than
+    the backbone's modality_names would pass every shape check."""
+    from mmengine.dataset import pseudo_collate
+
+    from fusionsam_mmseg.engine.hooks.dataset_model_check_hook import \
+        check_input_channels
+    from fusionsam_mmseg.models.backbones.lstg import LSTG
+    dataset = _test_dataset('deliver', deliver_demo_root,
+                            modalities=('rgb', 'event', 'depth'))
+    batch = pseudo_collate([dataset[0]])
+
+    def lstg(names):
+        return _model_with(backbone=LSTG(
+            modality_channels=(3, 3, 3), modality_names=names, embed_dims=8,
+            base_channels=8, num_codes=8))
+
+    with pytest.raises(ValueError) as error:
+        check_input_channels(lstg(('rgb', 'depth', 'event')), batch,
+                             'test_dataloader')
+    message = str(error.value)
+    assert "modality_names=('rgb', 'depth', 'event')" in message
+    assert "('rgb', 'event', 'depth')" in message
+    assert batch['data_samples'][0].img_path in message
+    check_input_channels(lstg(('rgb', 'event', 'depth')), batch,
+                         'test_dataloader')
+    check_input_channels(lstg(None), batch, 'test_dataloader')

@@ -146,3 +146,14 @@ def test_benchmark_script_runs_without_openmmlab(repo_root, tmp_path):
     assert results['speedup'] > 0
     assert results['max_abs_diff'] <= 1e-4
     assert set(results['images_per_s']) == {'stock', 'ours'}
+
+
+def test_auto_autocast_is_fp32_on_cpu_and_bf16_on_cuda():
+    _, ours = make_pair(TINY, autocast='auto')
+    images = padded_images(96, (96, 64))
+    with torch.no_grad():
+        assert torch.equal(ours(images), make_pair(TINY)[1](images))
+    assert ours.autocast_dtype_for(torch.device('cpu')) is None
+    assert ours.autocast_dtype_for(torch.device('cuda')) == torch.bfloat16
+    _, always = make_pair(TINY, autocast='bf16')
+    assert always.autocast_dtype_for(torch.device('cpu')) == torch.bfloat16

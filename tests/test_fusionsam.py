@@ -8,13 +8,16 @@ import os.path as osp
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from mmengine.config import Config
 from mmengine.structures import PixelData
 
 import fusionsam_mmseg  # noqa: F401  (registers the components)
 from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
+from fusionsam_mmseg.datasets.mfnet import MFNetDataset
 from fusionsam_mmseg.models.segmentors.input_normalization import to_unit_range
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -206,6 +209,11 @@ VARIANTS = dict(
     fused=[], rgb_only=['model.zeroed_modalities=[1]'],
     thermal_only=['model.zeroed_modalities=[0]'])
 MIOU_MARGIN = 8.0
+FLOOR_MARGIN = 20.0  # mIoU points above an all-background prediction
+THERMAL_ONLY_CLASSES = ('person', 'bike')
+VISIBLE_ONLY_CLASSES = ('curve', 'car_stop', 'color_cone')
+LOST_CLASS_IOU = 5.0
+CLASS_MARGIN = 15.0
 
 
 def _run_in_parallel(commands: dict, log_dir: str) -> dict:
@@ -272,6 +280,7 @@ def demo_runs(tmp_path_factory):
         ]
         metrics, = glob.glob(osp.join(work_dir, 'test', '*', '*.json'))
         runs[name] = dict(
+            data_root=root,
             train_log=train_logs[name],
             test_log=test_logs[name],
             losses=[s['decode.loss_ce'] for s in scalars
@@ -289,9 +298,37 @@ def test_demo_training_loss_falls_and_test_reports_miou(demo_runs):
     assert 0 < run['metrics']['mIoU'] <= 100
 
 
+def _all_background_miou(data_root: str) -> float:
+    """mIoU (%) of a model that predicts ``unlabeled`` everywhere on the
+    demo test split, computed from the label files."""
+    labels = np.concatenate([
+        np.array(Image.open(osp.join(data_root, 'labels', f'{stem}.png')))
+        .ravel() for stem in open(osp.join(data_root, 'test.txt')).read()
+        .split()])
+    background_iou = (labels == 0).mean()  # the other classes score 0
+    return 100.0 * background_iou / len(MFNetDataset.METAINFO['classes'])
+
+
 @pytest.mark.slow
 def test_demo_fused_beats_single_modalities(demo_runs):
     miou = {name: run['metrics']['mIoU'] for name, run in demo_runs.items()}
     print(f'FusionSAM-tiny demo test mIoU: {miou}')
     assert miou['fused'] > miou['rgb_only'] + MIOU_MARGIN, miou
     assert miou['fused'] > miou['thermal_only'] + MIOU_MARGIN, miou
+    floor = _all_background_miou(demo_runs['fused']['data_root'])
+    assert miou['fused'] > floor + FLOOR_MARGIN, (miou, floor)
+
+
+@pytest.mark.slow
+def test_demo_single_modality_models_lose_the_other_modalitys_classes(
+        demo_runs):
+    """Classes drawn in one modality only (tools/dataset_converters/
+    make_demo_rgbt.py) are lost by the model that does not see it."""
+    iou = {name: run['metrics'] for name, run in demo_runs.items()}
+    for missing, classes in (('rgb_only', THERMAL_ONLY_CLASSES),
+                             ('thermal_only', VISIBLE_ONLY_CLASSES)):
+        for name in classes:
+            key = f'IoU.{name}'
+            assert iou[missing][key] < LOST_CLASS_IOU, (missing, key, iou)
+            assert iou['fused'][key] > iou[missing][key] + CLASS_MARGIN, (
+                missing, key, iou)

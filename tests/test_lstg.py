@@ -277,3 +277,37 @@ def test_tiny_lstg_overfits_one_batch():
         optimizer.step()
         recon_losses.append(losses["loss_recon"].item())
     assert min(recon_losses[-10:]) * 5 <= recon_losses[0]
+
+
+def _close_codes_quantizer(seed: int = 0) -> VectorQuantizer:
+    """A trained-like codebook whose codes are close enough that bfloat16
+    rounding of the distance computation changes the nearest code."""
+    torch.manual_seed(seed)
+    quantizer = VectorQuantizer(num_codes=256, embed_dims=64, use_ema=True)
+    quantizer.codebook.copy_(3.0 + 0.01 * torch.randn(256, 64))
+    quantizer.ema_code_sum.copy_(quantizer.codebook)
+    quantizer.initialized.fill_(1)
+    return quantizer
+
+
+def test_quantizer_code_search_and_ema_stay_fp32_under_bf16_autocast():
+    latents = 3.0 + 0.01 * torch.randn(2, 64, 8, 8)
+    reference = _close_codes_quantizer().eval()
+    fp32_codes = reference(latents).indices
+    # The setup is sensitive: a bf16 distance search picks other codes.
+    flat = latents.permute(0, 2, 3, 1).reshape(-1, 64)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        naive = (-2.0 * flat @ reference.codebook.t() +
+                 reference.codebook.pow(2).sum(1)).argmin(1)
+    assert (naive != fp32_codes.flatten()).any()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        autocast_output = reference(latents)
+    assert torch.equal(autocast_output.indices, fp32_codes)
+    assert autocast_output.quantized.dtype == torch.float32
+    trained_fp32, trained_bf16 = (_close_codes_quantizer().train()
+                                  for _ in range(2))
+    trained_fp32(latents)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        trained_bf16(latents)
+    assert trained_bf16.codebook.dtype == torch.float32
+    assert torch.equal(trained_bf16.codebook, trained_fp32.codebook)

@@ -236,3 +236,42 @@ def test_tools_test_json_feeds_the_table(mfnet_demo_root, tmp_path,
     ours = _row(text, 'FusionSAM (this run)')
     assert ours.endswith(f'| {metrics["mIoU"]:.1f} |')
     assert (out / 'mfnet_iou.png').is_file()
+
+
+# DESIGN.md §2, pasted as text (independent of published.py).
+DELIVER_PUBLISHED = """\
+CMNeXt-B2 57.20 63.58 64.44 66.30
+MemorySAM_(Hiera-B+) 53.22 63.48 62.42 65.38"""
+MCUBES_PUBLISHED = """\
+MemorySAM_(Hiera-B+) 51.20 52.20 52.88
+CMNeXt — — 36.16"""
+
+
+def test_deliver_and_mcubes_tables(make_tables, tmp_path):
+    def results(name, miou):
+        return _write_json(tmp_path / f'{name}.json', ['Road'], [miou], miou)
+
+    out = tmp_path / 'tables'
+    assert make_tables.main([
+        '--deliver-rgb', results('rgb', 40.126), '--deliver-rgbdel',
+        results('rgbdel', 51.5), '--mcubes-radn', results('radn', 12.34),
+        '--out', str(out), '--run-name', 'repro', '--decimals', '2'
+    ]) == 0
+    deliver = (out / 'deliver.md').read_text()
+    assert '| Method | RGB | RGB-D | RGB-D-E | RGB-D-E-L |' in deliver
+    for row in _markdown_rows(DELIVER_PUBLISHED):
+        assert row in deliver
+    assert _row(deliver, 'repro') == '| repro | 40.13 | — | — | 51.50 |'
+    assert 'MemorySAM paper' in deliver
+    assert 'RGB-D: no --deliver-rgbd given.' in deliver
+    mcubes = (out / 'mcubes.md').read_text()
+    assert '| Method | R-A | R-A-D | R-A-D-N |' in mcubes
+    for row in _markdown_rows(MCUBES_PUBLISHED):
+        assert row in mcubes
+    assert _row(mcubes, 'repro') == '| repro | — | — | 12.34 |'
+    with open(out / 'mcubes.csv', newline='', encoding='utf-8') as file:
+        rows = list(csv.DictReader(file))
+    assert rows[1]['R-A'] == '—' and rows[1]['R-A-D-N'] == '36.16'
+    assert rows[-1]['R-A-D-N'] == '12.34' and rows[-1]['Source'].endswith(
+        'radn.json')
+    assert not (out / 'mfnet.md').exists()

@@ -54,6 +54,7 @@ def test_mfnet_channels_are_png_r_g_b_alpha(mfnet_demo_root):
     np.testing.assert_array_equal(image[..., 2], bgra[..., 0])  # B
     np.testing.assert_array_equal(image[..., 3], bgra[..., 3])  # thermal
     assert results['modality_channels'] == (3, 1)
+    assert results['modality_names'] == ('rgb', 'thermal')
     assert results['ori_shape'] == bgra.shape[:2]
 
 
@@ -104,8 +105,8 @@ def test_demo_data_is_deterministic(tmp_path):
 def test_demo_data_has_single_modality_classes(mfnet_demo_root):
     """Thermal-only classes are invisible in RGB and vice versa."""
     from fusionsam_mmseg.datasets.demo_data import MFNET_LOOKS
-    thermal_only = {k.label for k in MFNET_LOOKS if k.visible_rgb is None}
-    visible_only = {k.label for k in MFNET_LOOKS if k.thermal is None}
+    thermal_only = {k.label for k in MFNET_LOOKS if k.values[0] is None}
+    visible_only = {k.label for k in MFNET_LOOKS if k.values[1] is None}
     assert thermal_only and visible_only
     dataset = MFNetDataset(data_root=mfnet_demo_root, ann_file='train.txt',
                            pipeline=[dict(type='LoadRGBTImageFromFile'),
@@ -211,3 +212,20 @@ def test_datasets_registered():
     for name in ('LoadRGBTImageFromFile', 'LoadCheckedAnnotations',
                  'RGBTPhotoMetricDistortion'):
         assert TRANSFORMS.get(name) is not None
+
+
+def test_demo_data_reproduces_the_stored_fixture(tmp_path, repo_root):
+    """make_demo_dataset keeps writing the bytes of the stored fixture data
+    (tests/data/fusionsam_752a621, written by seed 3, 16 train / 4 test)."""
+    import filecmp
+    stored = osp.join(repo_root, 'tests', 'data', 'fusionsam_752a621', 'data')
+    written = make_demo_dataset(str(tmp_path / 'demo'), 'mfnet', num_train=16,
+                                num_test=4, seed=3)
+    names = ['test.txt'] + [
+        osp.join(folder, name) for folder in ('images', 'labels')
+        for name in sorted(__import__('os').listdir(osp.join(stored, folder)))
+    ]
+    assert len(names) == 9
+    for name in names:
+        assert filecmp.cmp(osp.join(stored, name), osp.join(written, name),
+                           shallow=False), name

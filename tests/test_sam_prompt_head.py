@@ -330,7 +330,7 @@ def test_missing_checkpoint_names_the_file_and_the_download_tool(tmp_path):
     message = str(error.value)
     assert path in message
     assert 'sam_vit_b_01ec64.pth' in message
-    assert 'tools/misc/download_sam_checkpoints.py' in message
+    assert 'tools/misc/download_checkpoints.py --models sam_vit_h' in message
 
 
 @pytest.mark.parametrize('sam_type', ['vit_b', 'vit_l', 'vit_h'])

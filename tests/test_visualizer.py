@@ -1,5 +1,6 @@
-"""RGBTSegLocalVisualizer: panel layout, legend, and reloading of the RGB-T
-pair when mmseg's SegVisualizationHook hands over a 3-channel image."""
+"""RGBTSegLocalVisualizer: panel layout (a tile per modality group), legend,
+the files of an untransformed sample when mmseg's SegVisualizationHook hands
+over a 3-channel image, and mmseg's own browse_dataset.py on our configs."""
 import glob
 import os.path as osp
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import HOOKS, VISUALIZERS
 from mmseg.structures import SegDataSample
 
+from conftest import REPO_ROOT as REPO, run_tool
 from fusionsam_mmseg.visualization import RGBTSegLocalVisualizer
 
 CLASSES = ('background', 'car', 'person')
@@ -145,14 +147,77 @@ def test_missing_thermal_path_in_metainfo_is_explained(tmp_path):
     cv2.imwrite(visible_path, _stacked_image()[..., :3])
     sample = _sample(dict(img_path=visible_path, modality_channels=(3, 1)))
     visualizer = _visualizer('reload_hint')
-    with pytest.raises(ValueError, match="list 'thermal_path' in the meta"):
+    with pytest.raises(ValueError,
+                       match="list 'thermal_path' / 'modality_paths' in the"):
         visualizer.draw_panel(mmcv.imread(visible_path), sample)
 
 
-def test_three_channel_image_without_path_is_an_error():
-    visualizer = _visualizer('reload_error')
-    with pytest.raises(ValueError, match='no img_path'):
-        visualizer.draw_panel(_stacked_image()[..., :3], _sample())
+def test_three_channel_image_without_files_draws_the_visible_only():
+    visualizer = _visualizer(
+        'no_files', alpha=1.0, show_titles=False, show_legend=False)
+    image = _stacked_image()[..., :3]
+    panel = visualizer.draw_panel(image, _sample(fused=False))
+    visible, prediction = _tiles(panel, 2)
+    np.testing.assert_array_equal(visible, image)
+    assert (prediction[:, :W // 2] == PALETTE[1]).all()
+
+
+def test_transformed_three_channel_image_is_drawn_as_given(tmp_path):
+    """The sample's files hold other pixels (a crop / resize / flip of the
+    pipeline): the given image is drawn, nothing is reloaded."""
+    image = _stacked_image(4)
+    path = str(tmp_path / '00003D.png')
+    _write_mfnet_png(path, image)
+    given = np.ascontiguousarray(image[::-1, :, :3])  # flipped, 3 channels
+    sample = _sample(dict(img_path=path, modality_channels=(3, 1)),
+                     fused=False, gt=True)
+    visualizer = _visualizer(
+        'as_given', alpha=1.0, show_titles=False, show_legend=False)
+    visible, prediction, ground_truth = _tiles(
+        visualizer.draw_panel(given, sample), 3)
+    np.testing.assert_array_equal(visible, given)
+    assert (ground_truth == PALETTE[2]).all()
+
+
+def test_a_tile_per_modality_group_for_four_modalities():
+    names = ('rgb', 'depth', 'event', 'lidar')
+    image = np.random.default_rng(5).integers(0, 256, (H, W, 12),
+                                              dtype=np.uint8)
+    sample = _sample(dict(modality_channels=(3, 3, 3, 3),
+                          modality_names=names), fused=False, gt=True)
+    visualizer = _visualizer(
+        'four_groups', alpha=1.0, show_titles=False, show_legend=False)
+    tiles = _tiles(visualizer.draw_panel(image, sample), 6)
+    for index, tile in enumerate(tiles[:4]):
+        np.testing.assert_array_equal(tile,
+                                      image[..., 3 * index:3 * index + 3])
+    assert (tiles[5] == PALETTE[2]).all()  # ground truth
+    titled = _visualizer('four_titles', show_legend=False).draw_panel(
+        image, sample)
+    assert titled.shape == (H, 6 * W, 3)
+
+
+def test_groups_of_one_and_two_channels_of_a_float_stack():
+    """MCubeS: RGB (3), AoLP (2), DoLP (1), NIR (1), float on 0..255."""
+    image = np.random.default_rng(6).uniform(0, 255, (H, W, 7))
+    sample = _sample(dict(modality_channels=(3, 2, 1, 1),
+                          modality_names=('rgb', 'aolp', 'dolp', 'nir')),
+                     fused=False)
+    visualizer = _visualizer(
+        'mcubes_groups', show_titles=False, show_legend=False)
+    rgb, aolp, dolp, nir, _ = _tiles(visualizer.draw_panel(image, sample), 5)
+    as_uint8 = np.round(image).astype(np.uint8)
+    np.testing.assert_array_equal(rgb, as_uint8[..., :3])
+    np.testing.assert_array_equal(aolp[..., :2], as_uint8[..., 3:5])
+    assert (aolp[..., 2] == 0).all()
+    np.testing.assert_array_equal(dolp, np.repeat(as_uint8[..., 5:6], 3, 2))
+    np.testing.assert_array_equal(nir, np.repeat(as_uint8[..., 6:7], 3, 2))
+
+
+def test_image_that_fits_no_group_is_an_error():
+    visualizer = _visualizer('bad_channels')
+    with pytest.raises(ValueError, match=r'modality_channels=\(3, 1\)'):
+        visualizer.draw_panel(_stacked_image()[..., :2], _sample())
 
 
 def test_stock_seg_visualization_hook_saves_rgbt_panels(tmp_path):
@@ -181,3 +246,92 @@ def test_stock_seg_visualization_hook_saves_rgbt_panels(tmp_path):
     thermal = panel[H // 2:H, W:2 * W]  # below the caption
     np.testing.assert_array_equal(thermal,
                                   np.repeat(image[H // 2:, :, 3:], 3, 2))
+
+
+BROWSE_DATASET = osp.join(
+    osp.dirname(__import__('mmseg').__file__), '.mim', 'tools',
+    'analysis_tools', 'browse_dataset.py')
+PLAIN_PANELS = ['visualizer.alpha=1.0', 'visualizer.show_titles=False',
+                'visualizer.show_legend=False']
+
+
+def _browse(config: str, out_dir: str, *options: str) -> list:
+    """Run mmseg's unmodified browse_dataset.py; the written panel files."""
+    run_tool([BROWSE_DATASET, config, '--output-dir', out_dir, '--not-show',
+              '--cfg-options', *options, *PLAIN_PANELS])
+    return sorted(glob.glob(osp.join(out_dir, '*.png')))
+
+
+@pytest.mark.slow
+def test_mmseg_browse_dataset_on_the_mfnet_demo_config(mfnet_demo_root,
+                                                      tmp_path):
+    """The demo config's random train pipeline: every sample drawn at its
+    crop size (never the file's 120x160), the label tile in palette
+    colours only."""
+    from fusionsam_mmseg.datasets import MFNetDataset
+    written = _browse('configs/fusionsam_tiny_demo.py', str(tmp_path),
+                      f'train_dataloader.dataset.data_root={mfnet_demo_root}')
+    stems = open(osp.join(mfnet_demo_root, 'train.txt')).read().split()
+    assert [osp.basename(p) for p in written] == sorted(
+        f'{stem}.png' for stem in stems)
+    palette = {tuple(c) for c in MFNetDataset.METAINFO['palette']}
+    for path in written:
+        panel = mmcv.imread(path, channel_order='rgb')
+        height, width = panel.shape[0], panel.shape[1] // 2
+        assert panel.shape[1] == 2 * width
+        assert height <= 96 and width <= 128  # RandomCrop (96, 128)
+        labels = {tuple(c) for c in panel[:, width:].reshape(-1, 3)}
+        assert labels <= palette
+
+
+@pytest.mark.slow
+def test_mmseg_browse_dataset_on_a_four_modality_config(deliver_demo_root,
+                                                       tmp_path):
+    """A deterministic train pipeline (nearest resize to 30x40, flip) on
+    the DELIVER demo config: each panel is exactly what browse_dataset.py
+    hands over (our R, G, B inputs with the first and third channel
+    swapped, as it assumes mmseg's BGR) beside the transformed labels."""
+    from fusionsam_mmseg.datasets import DELIVERDataset
+    config = tmp_path / 'browse_deliver.py'
+    config.write_text(
+        f"_base_ = ['{REPO}/configs/fusionsam_tiny_deliver_demo.py']\n"
+        'train_dataloader = dict(dataset=dict(pipeline=[\n'
+        "    dict(type='LoadRGBTImageFromFile'),\n"
+        "    dict(type='LoadCheckedAnnotations', label_channel=0),\n"
+        "    dict(type='Resize', scale=(40, 30), keep_ratio=False,\n"
+        "         interpolation='nearest'),\n"
+        "    dict(type='RandomFlip', prob=1.0),\n"
+        "    dict(type='PackSegInputs', meta_keys=('img_path', "
+        "'seg_map_path', 'img_shape', 'ori_shape', 'flip', "
+        "'modality_channels', 'modality_names', 'modality_paths'))]))\n")
+    out_dir = str(tmp_path / 'panels')
+    root_option = f'train_dataloader.dataset.data_root={deliver_demo_root}'
+    written = _browse(str(config), out_dir, root_option)
+    rgb_files = sorted(glob.glob(osp.join(deliver_demo_root, 'img', '*',
+                                          'train', '*', '*.png')))
+    assert [osp.basename(p) for p in written] == sorted(
+        osp.basename(p) for p in rgb_files)
+    palette = np.asarray(DELIVERDataset.METAINFO['palette'])
+    void_seen = False
+    for rgb_file in rgb_files:
+        panel = mmcv.imread(osp.join(out_dir, osp.basename(rgb_file)),
+                            channel_order='rgb')
+        assert panel.shape == (30, 80, 3)
+        rgb = cv2.resize(cv2.imread(rgb_file)[..., ::-1], (40, 30),
+                         interpolation=cv2.INTER_NEAREST)[:, ::-1]
+        given = rgb[..., ::-1]
+        np.testing.assert_array_equal(panel[:, :40], given)
+        semantic = rgb_file.replace(
+            osp.join(deliver_demo_root, 'img'),
+            osp.join(deliver_demo_root, 'semantic')).replace(
+                '_rgb_', '_semantic_')
+        raw = cv2.resize(cv2.imread(semantic)[..., 2], (40, 30),
+                         interpolation=cv2.INTER_NEAREST)[:, ::-1]
+        label = np.where(raw == 0, 255, raw.astype(int) - 1)
+        ground_truth = panel[:, 40:]
+        void = label == 255
+        void_seen |= bool(void.any())
+        assert (ground_truth[void] == 0).all()  # mmseg: no colour, alpha 1
+        np.testing.assert_array_equal(ground_truth[~void],
+                                      palette[label[~void]])
+    assert void_seen

@@ -55,7 +55,9 @@ model = dict(
                 num_layers=3,
                 norm_cfg=dict(type='BN')))))
 
-train_dataloader = dict(batch_size=batch_size)
+# Iteration-based: mmseg's InfiniteSampler (no idle epoch ends).
+train_dataloader = dict(
+    batch_size=batch_size, sampler=dict(type='InfiniteSampler', shuffle=True))
 val_evaluator = dict(
     _delete_=True,
     type='ReconstructionMetric',

@@ -1,9 +1,9 @@
-# Stage-1 VQ-GAN with the VGG16 perceptual loss. Needs the ImageNet VGG16
-# weights in torchvision's key layout on disk (no download happens here):
-#   https://download.pytorch.org/models/vgg16-397923af.pth  ->  checkpoints/
+# Stage-1 VQ-GAN with the VGG16 perceptual loss (Eq. 7). Needs torchvision's
+# ImageNet VGG16 weights on disk; fetch and verify them with
+#   python tools/misc/download_checkpoints.py --models vgg16
 _base_ = ['./lstg_vqgan_mfnet.py']
 
-vgg16_checkpoint = 'checkpoints/vgg16-397923af.pth'
+vgg16_checkpoint = 'checkpoints/vgg16/vgg16-397923af.pth'
 model = dict(
     backbone=dict(
         loss_perceptual=dict(

@@ -1,10 +1,15 @@
-"""RGB-T datasets and transforms registered in mmseg's registries."""
+"""Multi-modal datasets and transforms registered in mmseg's registries."""
+from .deliver import DELIVERDataset
 from .fmb import FMBDataset
+from .mcubes import MCubeSDataset
 from .mfnet import MFNetDataset
-from .transforms import (LoadCheckedAnnotations, LoadRGBTImageFromFile,
-                         RGBTPhotoMetricDistortion)
+from .msrs import MSRSDataset
+from .pst900 import PST900Dataset
+from .transforms import (CropMargins, LoadCheckedAnnotations,
+                         LoadRGBTImageFromFile, RGBTPhotoMetricDistortion)
 
 __all__ = [
-    'MFNetDataset', 'FMBDataset', 'LoadRGBTImageFromFile',
-    'LoadCheckedAnnotations', 'RGBTPhotoMetricDistortion'
+    'MFNetDataset', 'FMBDataset', 'DELIVERDataset', 'MCubeSDataset',
+    'MSRSDataset', 'PST900Dataset', 'LoadRGBTImageFromFile',
+    'LoadCheckedAnnotations', 'RGBTPhotoMetricDistortion', 'CropMargins'
 ]

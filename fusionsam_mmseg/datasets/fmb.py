@@ -1,11 +1,7 @@
 """FMB visible-infrared segmentation dataset (Liu et al., ICCV 2023)."""
-import os
-import os.path as osp
-from typing import List
-
 from mmseg.registry import DATASETS
 
-from .rgbt_base import RGBTBaseDataset
+from .paired_folders import PairedFolderDataset
 
 FMB_CLASSES = ('unlabeled', 'Road', 'Sidewalk', 'Building', 'Lamp', 'Sign',
                'Vegetation', 'Sky', 'Person', 'Car', 'Truck', 'Bus',
@@ -17,7 +13,7 @@ FMB_PALETTE = [[0, 0, 0], [128, 64, 128], [244, 35, 232], [70, 70, 70],
 
 
 @DATASETS.register_module()
-class FMBDataset(RGBTBaseDataset):
+class FMBDataset(PairedFolderDataset):
     """FMB: separate visible and infrared PNGs, 15 label values (0..14).
 
     Layout (a ``color/`` folder of RGB label renderings may exist; ignored)::
@@ -33,60 +29,24 @@ class FMBDataset(RGBTBaseDataset):
     (through mmseg's ``label_map``).
 
     Args:
-        split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
+        split (str): ``'train'`` or ``'test'``: shorthand for the
+            ``data_prefix`` folders. Defaults to ``'train'``.
         count_unlabeled (bool): Count ``unlabeled`` as a class. Defaults to
             True.
-        **kwargs: Passed to :class:`mmseg.datasets.BaseSegDataset`.
+        **kwargs: ``ann_file`` (optional stem list), ``data_prefix`` and the
+            rest of :class:`PairedFolderDataset` /
+            :class:`mmseg.datasets.BaseSegDataset`.
     """
     METAINFO = dict(classes=FMB_CLASSES, palette=FMB_PALETTE)
+    FOLDERS = dict(
+        img_path='Visible', thermal_path='Infrared', seg_map_path='Label')
 
     def __init__(self,
                  split: str = 'train',
                  count_unlabeled: bool = True,
-                 img_suffix: str = '.png',
-                 seg_map_suffix: str = '.png',
                  metainfo: dict = None,
                  **kwargs) -> None:
-        self.split = split
         if not count_unlabeled and metainfo is None:
             metainfo = dict(classes=FMB_CLASSES[1:], palette=FMB_PALETTE[1:])
-        super().__init__(
-            img_suffix=img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            reduce_zero_label=False,
-            metainfo=metainfo,
-            data_prefix=dict(
-                img_path=osp.join(split, 'Visible'),
-                thermal_path=osp.join(split, 'Infrared'),
-                seg_map_path=osp.join(split, 'Label')),
-            **kwargs)
-
-    def _layout_hint(self) -> str:
-        return ('FMB layout <data_root>/{train,test}/{Visible,Infrared,'
-                'Label}/<stem>.png')
-
-    def load_data_list(self) -> List[dict]:
-        """List the visible images of the split and check their pairs."""
-        self._check_data_root()
-        visible_dir = self.data_prefix['img_path']
-        if not osp.isdir(visible_dir):
-            raise FileNotFoundError(
-                f'FMBDataset: folder {visible_dir} does not exist; expected '
-                f'the {self._layout_hint()} (split={self.split!r}).')
-        stems = sorted(
-            name[:-len(self.img_suffix)] for name in os.listdir(visible_dir)
-            if name.endswith(self.img_suffix))
-        if not stems:
-            raise ValueError(
-                f'FMBDataset: folder {visible_dir} holds no '
-                f'*{self.img_suffix} images; expected the '
-                f'{self._layout_hint()}.')
-        return [
-            self._make_data_info(
-                img_path=osp.join(visible_dir, stem + self.img_suffix),
-                thermal_path=osp.join(self.data_prefix['thermal_path'],
-                                      stem + self.img_suffix),
-                seg_map_path=osp.join(self.data_prefix['seg_map_path'],
-                                      stem + self.seg_map_suffix),
-                origin=f'{visible_dir} ({stem!r})') for stem in stems
-        ]
+        kwargs.setdefault('reduce_zero_label', False)
+        super().__init__(split=split, metainfo=metainfo, **kwargs)

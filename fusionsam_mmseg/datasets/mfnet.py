@@ -2,7 +2,6 @@
 import os.path as osp
 from typing import List
 
-import mmengine
 from mmseg.registry import DATASETS
 
 from .rgbt_base import RGBTBaseDataset
@@ -62,26 +61,11 @@ class MFNetDataset(RGBTBaseDataset):
     def load_data_list(self) -> List[dict]:
         """Read the split file and check every listed image and label."""
         self._check_data_root()
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'MFNetDataset: split file {self.ann_file} does not exist; '
-                f'expected the {self._layout_hint()}.')
-        lines = mmengine.list_from_file(self.ann_file)
-        split_name = osp.basename(self.ann_file)
-        data_list = []
-        for line_no, line in enumerate(lines, start=1):
-            stem = line.strip()
-            if not stem:
-                continue
-            data_list.append(
-                self._make_data_info(
-                    img_path=osp.join(self.data_prefix['img_path'],
-                                      stem + self.img_suffix),
-                    seg_map_path=osp.join(self.data_prefix['seg_map_path'],
-                                          stem + self.seg_map_suffix),
-                    origin=f'{self.ann_file} line {line_no} ({stem!r})'))
-        if not data_list:
-            raise ValueError(
-                f'MFNetDataset: split file {self.ann_file} lists no images; '
-                f'expected one stem per line (e.g. 00001D) in {split_name}.')
-        return data_list
+        return [
+            self._make_data_info(
+                img_path=osp.join(self.data_prefix['img_path'],
+                                  stem + self.img_suffix),
+                seg_map_path=osp.join(self.data_prefix['seg_map_path'],
+                                      stem + self.seg_map_suffix),
+                origin=origin) for stem, origin in self._read_split_file()
+        ]

@@ -3,6 +3,7 @@
 allow-list and the runner for mmseg's shipped scripts."""
 from .cpu_launcher import init_dist_pytorch, install_cpu_launcher
 from .hooks import DatasetModelCheckHook, NonFiniteLossHook, RNGStateHook
+from .optimizers import MultiOptimWrapperConstructor  # noqa: F401
 
 __all__ = [
     'DatasetModelCheckHook', 'NonFiniteLossHook', 'RNGStateHook',

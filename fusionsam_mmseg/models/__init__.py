@@ -2,8 +2,9 @@
 
 Rooms: ``backbones``, ``necks``, ``decode_heads``, ``segmentors``,
 ``losses`` (as in mmseg), ``sam`` (Segment Anything / SAM2 building,
-official checkpoints, frame geometry, prompts, class-token decoder) and
-``layers`` (attention, quantizer).
+official checkpoints, frame geometry, prompts, class-token decoder),
+``layers`` (attention, quantizer) and ``fusion`` (networks whose output is
+a fused image: SAGE).
 """
-from . import (backbones, decode_heads, layers, losses, necks,  # noqa: F401
-               sam, segmentors)
+from . import (backbones, decode_heads, fusion, layers,  # noqa: F401
+               losses, necks, sam, segmentors)

@@ -1,4 +1,5 @@
-"""Panel visualizer for visible + thermal segmentation results."""
+"""Panel visualizer for multi-modal (visible + N) segmentation results."""
+from itertools import accumulate
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
@@ -27,21 +28,28 @@ def fused_image_to_rgb(fused_image: PixelData) -> np.ndarray:
 
 @VISUALIZERS.register_module()
 class RGBTSegLocalVisualizer(SegLocalVisualizer):
-    """Draw RGB-T results as one panel of equally sized tiles.
+    """Draw multi-modal results as one panel of equally sized tiles.
 
-    The panel reads, left to right: visible | thermal | fused image (when
-    the data sample carries ``fused_image``) | prediction overlaid on the
-    visible image | ground truth overlaid on the visible image (when drawn),
-    above a legend strip naming the palette colour of every class present.
+    The panel reads, left to right: one tile per modality group (visible,
+    then thermal / depth / event / ... as the data sample's
+    ``modality_channels`` and ``modality_names`` split the image) | fused
+    image (when the data sample carries ``fused_image``) | prediction
+    overlaid on the visible image | ground truth overlaid on the visible
+    image (when drawn), above a legend strip naming the palette colour of
+    every class present. A 1-channel group is drawn grey, a 3-channel one
+    in colour, others from their first channels (zero-filled to 3).
 
-    ``add_datasample`` takes the stacked ``(H, W, 3 + Ct)`` array of
-    :class:`LoadRGBTImageFromFile` (R, G, B, thermal). mmseg's
-    ``SegVisualizationHook`` instead passes the file at ``img_path`` decoded
-    as 3-channel RGB, which loses the thermal (alpha of an MFNet PNG) or
-    never reads it (FMB's separate infrared file). When the data sample's
-    ``modality_channels`` promise more channels than the image has, the
-    stacked image is reloaded from the sample's ``img_path`` (and
-    ``thermal_path``) through :class:`LoadRGBTImageFromFile`.
+    It draws the image it is given: the stacked ``(H, W, sum C_m)`` array
+    of :class:`LoadRGBTImageFromFile` (after any transform), or only its
+    visible ``(H, W, 3)`` part. Two mmseg tools pass 3 channels:
+    ``browse_dataset.py`` (the transformed sample's first three input
+    channels, reversed for mmseg's BGR convention, so its panels show R and
+    B swapped) and ``SegVisualizationHook`` (the file at ``img_path`` read
+    as RGB). In the second case the other modalities are read from the
+    sample's files (``thermal_path`` / ``modality_paths`` in the metainfo)
+    when every one is an image file and their visible image equals the
+    given one pixel for pixel, i.e. the sample was not transformed;
+    otherwise the panel shows the given visible image only.
 
     Args:
         name (str): Instance name. Defaults to ``'visualizer'``.
@@ -103,9 +111,9 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
 
         Args:
             name (str): Image identifier (window title / backend key).
-            image (np.ndarray): Stacked (H, W, 3 + Ct) R, G, B, thermal
-                array, or the (H, W, 3) RGB decoding of ``img_path`` (then
-                reloaded, see the class docstring).
+            image (np.ndarray): The stacked (H, W, sum C_m) array (R, G,
+                B, then the other modalities), or its (H, W, 3) visible part
+                (see the class docstring).
             data_sample (SegDataSample, optional): Prediction
                 (``pred_sem_seg``, optional ``fused_image``) and/or ground
                 truth (``gt_sem_seg``). Defaults to None.
@@ -151,11 +159,12 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
         """
         if data_sample is None:
             data_sample = SegDataSample()
-        image, modality_channels = self._rgbt_image(image, data_sample)
+        image, groups, names = self._stacked_image(image, data_sample)
         visible = np.ascontiguousarray(image[..., :3])
-        tiles = [('visible', visible)]
-        if len(modality_channels) > 1:
-            tiles.append(('thermal', self._thermal_tile(image[..., 3:])))
+        bounds = list(accumulate(groups, initial=0))
+        tiles = [(names[0], visible)]
+        for name, start, stop in zip(names[1:], bounds[1:-1], bounds[2:]):
+            tiles.append((name, self._modality_tile(image[..., start:stop])))
         if 'fused_image' in data_sample:
             fused = self._fused_tile(data_sample.fused_image,
                                      visible.shape[:2])
@@ -178,62 +187,77 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
             panel = np.concatenate([panel, legend], axis=0)
         return panel
 
-    def _rgbt_image(
-            self, image: np.ndarray,
-            data_sample: SegDataSample) -> Tuple[np.ndarray, Tuple[int, ...]]:
-        """Return the stacked uint8 image and its modality channel split."""
+    def _stacked_image(
+            self, image: np.ndarray, data_sample: SegDataSample
+    ) -> Tuple[np.ndarray, Tuple[int, ...], Tuple[str, ...]]:
+        """The uint8 image to draw, its channel groups and their names."""
         if image.ndim == 2:
             image = image[..., None]
         metainfo = data_sample.metainfo
-        modality_channels = tuple(metainfo.get('modality_channels', ()))
-        if modality_channels and image.shape[2] != sum(modality_channels):
-            image = self._reload_rgbt(image, metainfo, modality_channels)
-        if not modality_channels:
-            modality_channels = (3, image.shape[2] - 3) \
-                if image.shape[2] > 3 else (3, )
-        if image.shape[2] < 3:
+        groups = tuple(metainfo.get('modality_channels', ()))
+        if not groups:
+            groups = (3, image.shape[2] - 3) if image.shape[2] > 3 else (3, )
+        if image.shape[2] == 3 and sum(groups) > 3:
+            image, groups = self._complete_from_files(image, metainfo, groups)
+        if image.shape[2] != sum(groups) or groups[0] != 3:
             raise ValueError(
-                f'{type(self).__name__}: got an image of shape '
-                f'{image.shape}; expected (H, W, 3 + thermal channels) with '
-                'R, G, B first.')
+                f'{type(self).__name__}: got an image of shape {image.shape}'
+                f' for modality_channels={groups}; expected (H, W, '
+                f'{sum(groups)}) with R, G, B first, or its (H, W, 3) '
+                'visible part.')
+        names = tuple(metainfo.get('modality_names', ()))[:len(groups)]
+        if len(names) != len(groups):
+            names = ('visible', 'thermal', *(
+                f'modality {i}' for i in range(2, len(groups))))[:len(groups)]
         if image.dtype != np.uint8:
-            image = np.clip(image, 0, 255).astype(np.uint8)
-        return image, modality_channels
+            image = np.clip(np.round(image), 0, 255).astype(np.uint8)
+        return image, groups, names
 
     @staticmethod
-    def _reload_rgbt(image: np.ndarray, metainfo: dict,
-                     modality_channels: Tuple[int, ...]) -> np.ndarray:
-        """Reload the stacked RGB-T array from the sample's file paths."""
-        img_path = metainfo.get('img_path')
-        if img_path is None:
-            raise ValueError(
-                f'RGBTSegLocalVisualizer: got a {image.shape[2]}-channel '
-                f'image but the data sample has modality_channels='
-                f'{modality_channels} and no img_path to reload it from; '
-                f'expected the stacked (H, W, {sum(modality_channels)}) '
-                'R, G, B, thermal array.')
-        thermal_path = metainfo.get('thermal_path')
-        loader = LoadRGBTImageFromFile(
-            thermal_channels=sum(modality_channels[1:]))
+    def _complete_from_files(
+            visible: np.ndarray, metainfo: dict,
+            groups: Tuple[int, ...]) -> Tuple[np.ndarray, Tuple[int, ...]]:
+        """The sample's files when their visible image is ``visible``.
+
+        Returns the stacked image and ``groups``, or ``visible`` and
+        ``(3, )`` when the files are not image files or show other pixels
+        (a transformed sample).
+        """
+        keys = ('img_path', 'thermal_path', 'modality_paths',
+                'modality_names', 'modality_channels')
+        results = {key: metainfo[key] for key in keys if key in metainfo}
+        sources = [results.get('img_path'), results.get('thermal_path'),
+                   *(results.get('modality_paths') or ())]
+        paths = [p for source in sources if source is not None
+                 for p in ([source] if isinstance(source, str) else source)]
+        if 'img_path' not in results or \
+                any(path.endswith('.npy') for path in paths):
+            return visible, (3, )
         try:
-            results = loader(
-                dict(img_path=img_path, thermal_path=thermal_path))
+            stacked = LoadRGBTImageFromFile(
+                thermal_channels=sum(groups[1:]))(results)['img']
         except ValueError as error:
-            if thermal_path is not None:
+            if len(paths) > 1:
                 raise
             raise ValueError(
-                f'{error} RGBTSegLocalVisualizer reloads the pair from the '
-                "data sample's metainfo: for datasets with separate thermal "
-                "files, list 'thermal_path' in the meta_keys of "
-                'PackSegInputs.') from error
-        return results['img']
+                f'{error} RGBTSegLocalVisualizer reads the other modalities '
+                "from the data sample's metainfo: for datasets with separate "
+                "modality files, list 'thermal_path' / 'modality_paths' in "
+                'the meta_keys of PackSegInputs.') from error
+        if stacked.shape[:2] != visible.shape[:2] or \
+                not np.array_equal(stacked[..., :3], visible):
+            return visible, (3, )
+        return stacked, groups
 
     @staticmethod
-    def _thermal_tile(thermal: np.ndarray) -> np.ndarray:
-        """Show one thermal channel as grey (three channels as colour)."""
-        if thermal.shape[2] == 3:
-            return np.ascontiguousarray(thermal)
-        return np.repeat(thermal[..., :1], 3, axis=2)
+    def _modality_tile(group: np.ndarray) -> np.ndarray:
+        """(H, W, C) channel group -> (H, W, 3) tile."""
+        if group.shape[2] == 1:
+            return np.repeat(group, 3, axis=2)
+        tile = np.zeros(group.shape[:2] + (3, ), np.uint8)
+        channels = min(3, group.shape[2])
+        tile[..., :channels] = group[..., :channels]
+        return tile
 
     @staticmethod
     def _fused_tile(fused_image: PixelData, size: tuple) -> np.ndarray:

@@ -3,7 +3,15 @@
 Each table holds the published rows (fusionsam_mmseg/evaluation/published.py)
 beside "this run", as Markdown, CSV and LaTeX; the per-class tables also get a
 bar chart (this run vs the best published row). A cell without a measurement
-reads "—": the tool never fills in a number.
+reads "—": the tool never fills in a number. Besides the FusionSAM tables
+(MFNet, FMB, SAM on fused images, ablation), the multi-modal benchmarks
+DELIVER (``--deliver-rgb`` ... ``--deliver-rgbdel``) and MCubeS
+(``--mcubes-ra`` ... ``--mcubes-radn``) get an mIoU-by-modalities table, one
+results json per modality combination. ``--fusion-msrs`` (the results json of
+a ``FusionQualityMetric`` test, e.g. SAGE's student on MSRS) gives the fusion
+table EN ... Qabf beside SAGE's published figures, and ``--sage-panel CONFIG
+CHECKPOINT VISIBLE INFRARED`` draws visible | infrared | teacher | student
+for one image of a SAGE model (its SAM mask priors must be cached).
 
 Example::
 
@@ -29,13 +37,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from fusionsam_mmseg.evaluation.published import (ABLATION, FMB_PER_CLASS,
+from fusionsam_mmseg.evaluation.published import (ABLATION, DELIVER_MIOU,
+                                                  FMB_PER_CLASS, MCUBES_MIOU,
                                                   MFNET_PER_CLASS,
+                                                  SAGE_MSRS_FUSION,
                                                   SAM_ON_FUSED,
                                                   PublishedTable)
 
 MISSING = '—'
-PUBLISHED_DECIMALS = 1
 
 # Results-json options: argparse dest -> what the file holds.
 RESULT_INPUTS = {
@@ -51,7 +60,18 @@ RESULT_INPUTS = {
     'ablation_no_lstg_fmb': 'ablation without LSTG, FMB',
     'ablation_concat_mfnet': 'ablation with concat fusion, MFNet',
     'ablation_concat_fmb': 'ablation with concat fusion, FMB',
+    'deliver_rgb': 'a model on the DELIVER test split, RGB only',
+    'deliver_rgbd': 'a model on the DELIVER test split, RGB-D',
+    'deliver_rgbde': 'a model on the DELIVER test split, RGB-D-E',
+    'deliver_rgbdel': 'a model on the DELIVER test split, RGB-D-E-L',
+    'mcubes_ra': 'a model on the MCubeS test split, RGB-AoLP',
+    'mcubes_rad': 'a model on the MCubeS test split, RGB-AoLP-DoLP',
+    'mcubes_radn': 'a model on the MCubeS test split, RGB-AoLP-DoLP-NIR',
+    'fusion_msrs': 'fusion metrics (FusionQualityMetric) of fused images on '
+    'the MSRS test split, e.g. the SAGE student',
 }
+# The key a results json must hold for its option (default: mIoU).
+REQUIRED_KEYS = {'fusion_msrs': 'Qabf'}
 
 # Rows of the mIoU tables: published row -> (MFNet input, FMB input).
 SAM_ROW_INPUTS = {
@@ -66,6 +86,12 @@ ABLATION_ROW_INPUTS = {
 }
 DAY_NIGHT_INPUTS = {'all': 'mfnet', 'day': 'mfnet_day',
                     'night': 'mfnet_night'}
+# Multi-modal benchmark tables: one input per modality column, in order.
+MODALITY_TABLE_INPUTS = (
+    (DELIVER_MIOU, ('deliver_rgb', 'deliver_rgbd', 'deliver_rgbde',
+                    'deliver_rgbdel')),
+    (MCUBES_MIOU, ('mcubes_ra', 'mcubes_rad', 'mcubes_radn')),
+)
 
 
 class ResultsError(ValueError):
@@ -157,6 +183,7 @@ class Table:
     notes: List[str] = field(default_factory=list)
     inputs: Dict[str, str] = field(default_factory=dict)
     has_published_rows: bool = True
+    published_source: str = 'the FusionSAM paper (docs/tables.md)'
 
     def add_measured_row(self, label: str, results: Results,
                          keys: Sequence[str], decimals: int) -> None:
@@ -182,6 +209,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         inputs.add_argument(
             option_flag(dest), dest=dest, metavar='JSON', help=help_text)
     parser.add_argument(
+        '--sage-panel', nargs=4,
+        metavar=('CONFIG', 'CHECKPOINT', 'VISIBLE', 'INFRARED'),
+        help='draw visible | infrared | teacher | student of a SAGE model '
+        'for one image pair (its SAM mask priors cached by '
+        'tools/dataset_converters/sam_mask_priors.py)')
+    parser.add_argument(
         '--out', required=True, help='output folder (created if needed)')
     parser.add_argument(
         '--run-name', default='this run',
@@ -203,22 +236,24 @@ def resolve_results_path(path: str) -> str:
     return path
 
 
-def read_metric_record(path: str) -> dict:
-    """The metrics dict of a json file or the last one of a json-lines log."""
+def read_metric_record(path: str, key: str = 'mIoU') -> dict:
+    """The metrics dict of a json file or the last one of a json-lines log
+    holding ``key``."""
     with open(path, encoding='utf-8') as file:
         text = file.read()
     try:
         record = json.loads(text)
     except json.JSONDecodeError:
-        record = _last_record_with_miou(text, path)
+        record = _last_record_with_miou(text, path, key)
     if not isinstance(record, dict):
         raise ResultsError(f'{path}: expected a json object of metrics, '
                            f'got {type(record).__name__}.')
     return record
 
 
-def _last_record_with_miou(text: str, path: str) -> dict:
-    """Last json-lines record whose keys include mIoU."""
+def _last_record_with_miou(text: str, path: str,
+                           key: str = 'mIoU') -> dict:
+    """Last json-lines record whose keys include ``key`` (mIoU)."""
     records = []
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -230,10 +265,10 @@ def _last_record_with_miou(text: str, path: str) -> dict:
                 f'{path}:{line_number} is not valid json ({error}); expected '
                 'the results json of tools/test.py.') from error
     with_miou = [r for r in records
-                 if isinstance(r, dict) and _strip_prefixes(r).get('mIoU')
+                 if isinstance(r, dict) and _strip_prefixes(r).get(key)
                  is not None]
     if not with_miou:
-        raise ResultsError(f'{path}: no json record with an mIoU key.')
+        raise ResultsError(f'{path}: no json record with an {key} key.')
     return with_miou[-1]
 
 
@@ -250,12 +285,13 @@ def _as_percent(value) -> Optional[float]:
     return None if math.isnan(value) else value
 
 
-def load_results(option: str, path: str) -> Results:
+def load_results(option: str, path: str, required: str = 'mIoU') -> Results:
     """Load a results json given to ``option``.
 
     Args:
         option (str): The command-line flag, for error messages.
         path (str): File (or tools/test.py timestamp folder).
+        required (str): A key the file must hold. Defaults to ``'mIoU'``.
 
     Returns:
         Results: Numeric metrics of the file.
@@ -266,11 +302,13 @@ def load_results(option: str, path: str) -> Results:
             f'{path} (given to {option}) does not exist; expected the json '
             'that tools/test.py writes to <work_dir>/<timestamp>/'
             '<timestamp>.json.')
-    record = _strip_prefixes(read_metric_record(path))
-    if 'mIoU' not in record:
+    record = _strip_prefixes(read_metric_record(path, required))
+    if required not in record:
+        evaluator = 'FusionQualityMetric' if required in \
+            SAGE_MSRS_FUSION.metric_keys else 'an IoU'
         raise ResultsError(
-            f'{path} (given to {option}) has no mIoU; expected the results '
-            'json of tools/test.py with an IoU evaluator.')
+            f'{path} (given to {option}) has no {required}; expected the '
+            f'results json of tools/test.py with {evaluator} evaluator.')
     metrics = {key: _as_percent(value) for key, value in record.items()
                if isinstance(value, (int, float)) or value is None}
     return Results(option=option, path=path, metrics=metrics)
@@ -280,19 +318,20 @@ def load_all_results(args: argparse.Namespace) -> Dict[str, Results]:
     """Load every results json given on the command line."""
     given = {dest: getattr(args, dest) for dest in RESULT_INPUTS
              if getattr(args, dest)}
-    if not given:
+    if not given and not args.sage_panel:
         flags = ', '.join(option_flag(dest) for dest in RESULT_INPUTS)
         raise ResultsError(
             f'no results json given; pass at least one of {flags} '
-            '(each the json that tools/test.py writes).')
-    return {dest: load_results(option_flag(dest), path)
+            '(each the json that tools/test.py writes), or --sage-panel.')
+    return {dest: load_results(option_flag(dest), path,
+                               REQUIRED_KEYS.get(dest, 'mIoU'))
             for dest, path in given.items()}
 
 
 def published_rows(published: PublishedTable) -> List[Row]:
-    """The published rows of a table, one decimal as printed."""
+    """The published rows of a table, with its decimals as printed."""
     return [
-        Row(method, [Cell(v, PUBLISHED_DECIMALS) for v in values],
+        Row(method, [Cell(v, published.decimals) for v in values],
             published=True)
         for method, values in published.rows.items()
     ]
@@ -340,7 +379,7 @@ def miou_table(published: PublishedTable, row_inputs: Dict[str, tuple],
         row = Row(method, [], published=True)
         for value, dest in zip(values, row_inputs[method]):
             results = all_results.get(dest)
-            row.cells += [Cell(value, PUBLISHED_DECIMALS),
+            row.cells += [Cell(value, published.decimals),
                           Cell(results.get('mIoU') if results else None,
                                args.decimals)]
             if results is None:
@@ -350,6 +389,28 @@ def miou_table(published: PublishedTable, row_inputs: Dict[str, tuple],
             row.measured_from.append(results.path)
             table.inputs[results.option] = results.path
         table.rows.append(row)
+    return table
+
+
+def modality_table(published: PublishedTable, dests: Sequence[str],
+                   all_results: Dict[str, Results],
+                   args: argparse.Namespace) -> Table:
+    """Published mIoU by input modalities + this run's row (DELIVER,
+    MCubeS); a column without a results json reads "—"."""
+    table = Table(published.name, published.title,
+                  ['Method', *published.columns], published_rows(published),
+                  published_source=published.source)
+    row = Row(args.run_name, [])
+    for column, dest in zip(published.columns, dests):
+        results = all_results.get(dest)
+        row.cells.append(
+            Cell(results.get('mIoU') if results else None, args.decimals))
+        if results is None:
+            table.notes.append(f'{column}: no {option_flag(dest)} given.')
+            continue
+        row.measured_from.append(results.path)
+        table.inputs[results.option] = results.path
+    table.rows.append(row)
     return table
 
 
@@ -370,7 +431,90 @@ def build_tables(all_results: Dict[str, Results],
         if needed & set(all_results):
             tables.append(
                 miou_table(published, row_inputs, all_results, args))
+    for published, dests in MODALITY_TABLE_INPUTS:
+        if set(dests) & set(all_results):
+            tables.append(
+                modality_table(published, dests, all_results, args))
+    if 'fusion_msrs' in all_results:
+        tables.append(
+            fusion_table(SAGE_MSRS_FUSION, all_results['fusion_msrs'], args))
     return tables
+
+
+def fusion_table(published: PublishedTable, results: Results,
+                 args: argparse.Namespace) -> Table:
+    """Published fusion metrics (EN ... Qabf) + this run's, with the
+    published decimals for both (the metrics are not percentages)."""
+    table = Table(published.name, published.title,
+                  ['Method', *published.columns], published_rows(published),
+                  published_source=published.source)
+    table.add_measured_row(args.run_name, results, published.metric_keys,
+                           published.decimals)
+    return table
+
+
+def _panel_tile(image, label: str):
+    """(H, W, 3) uint8 RGB with its label written on a dark band."""
+    import cv2
+    import numpy as np
+    band = np.zeros((24, image.shape[1], 3), np.uint8)
+    cv2.putText(band, label, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return np.concatenate([band, image], axis=0)
+
+
+def sage_panel(config: str, checkpoint: str, visible: str, infrared: str,
+               out_file: str) -> str:
+    """Draw visible | infrared | teacher | student for one image pair.
+
+    Args:
+        config (str): A SAGE config (its train pipeline's
+            ``LoadSAMMaskPriors`` gives the number of masks).
+        checkpoint (str): A SAGE training checkpoint (teacher included).
+        visible (str): The visible PNG; its priors must be cached.
+        infrared (str): The infrared PNG.
+        out_file (str): PNG to write.
+
+    Returns:
+        str: ``out_file``.
+    """
+    import cv2
+    import numpy as np
+    import torch
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+    from mmseg.registry import MODELS, TRANSFORMS
+    from mmseg.utils import register_all_modules
+
+    import fusionsam_mmseg  # noqa: F401
+    from fusionsam_mmseg.models.fusion.sage import colorize
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(config)
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, checkpoint, map_location='cpu')
+    model.eval()
+    results = TRANSFORMS.build(dict(type='LoadRGBTImageFromFile'))(
+        dict(img_path=visible, thermal_path=infrared))
+    results = TRANSFORMS.build(
+        dict(type='LoadSAMMaskPriors', num_masks=model.num_masks))(results)
+    inputs = torch.from_numpy(
+        np.ascontiguousarray(results['img'].transpose(2, 0, 1)))[None]
+    with torch.no_grad():
+        sources = model.sources(inputs.float(), with_priors=True)
+        fusions = [model.teach(sources)[0], model.fuse(sources)[0]]
+    tiles = [results['img'][..., :3].astype(np.uint8),
+             np.repeat(results['img'][..., 3:4], 3, 2).astype(np.uint8)]
+    for fused in fusions:
+        rgb = colorize(fused.clamp(0, 1), sources.visible_rgb)[0]
+        tiles.append((rgb.permute(1, 2, 0).numpy() * 255).round().astype(
+            np.uint8))
+    labels = ('visible', 'infrared', 'teacher', 'student')
+    panel = np.concatenate(
+        [_panel_tile(tile, label) for tile, label in zip(tiles, labels)],
+        axis=1)
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    cv2.imwrite(out_file, cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
+    return out_file
 
 
 def to_markdown(table: Table) -> str:
@@ -382,7 +526,7 @@ def to_markdown(table: Table) -> str:
     for row in table.rows:
         texts = [cell.text() for cell in row.cells]
         lines.append('| ' + ' | '.join([row.label, *texts]) + ' |')
-    notes = (['Published rows: the FusionSAM paper (docs/tables.md).']
+    notes = ([f'Published rows: {table.published_source}.']
              if table.has_published_rows else [])
     notes += [f'Measured: `{flag} {path}`'
               for flag, path in table.inputs.items()]
@@ -489,7 +633,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ResultsError as error:
         print(f'make_tables.py: error: {error}', file=sys.stderr)
         return 2
-    for path in write_tables(tables, args):
+    written = write_tables(tables, args) if tables else []
+    if args.sage_panel:
+        written.append(sage_panel(*args.sage_panel,
+                                  osp.join(args.out, 'sage_panel.png')))
+    for path in written:
         print(f'wrote {path}')
     for table in tables:
         for note in table.notes:

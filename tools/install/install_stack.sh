@@ -46,9 +46,13 @@ else
   py_ok 'import mmcv.ops' || { echo "[install] ERROR: mmcv was installed but 'import mmcv.ops' fails; see the build log above." >&2; exit 1; }
 fi
 
-say "OpenMMLab packages and segment-anything"
+say "OpenMMLab packages, segment-anything, and seaborn for mmseg's analyze_logs.py"
+# numpy stays pinned below 2 (mmcv 2.1 is built against it); pandas 2.2 is
+# the newest that accepts numpy 1.x (a plain `pip install seaborn` would pull
+# pandas 3 and numpy 2).
 $PIP install "mmengine==0.10.7" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" \
-  "segment-anything==1.0" ftfy regex pytest
+  "segment-anything==1.0" "torchmetrics>=1.4" ftfy regex pytest \
+  "numpy>=1.26,<2" "pandas>=2.1,<2.3" "seaborn==0.13.2"
 if py_ok "import sam2, hydra, iopath; from importlib.metadata import version; assert version('sam2') == '1.1.0'"; then
   say "sam2 1.1.0 (SAM2 baselines): already installed"
 else

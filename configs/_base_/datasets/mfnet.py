@@ -9,7 +9,8 @@ crop_size = (480, 640)
 batch_size = 4
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'reduce_zero_label', 'modality_channels', 'thermal_path')
+             'reduce_zero_label', 'modality_channels', 'modality_names',
+             'thermal_path')
 train_pipeline = [
     dict(type='LoadRGBTImageFromFile'),
     dict(type='LoadCheckedAnnotations'),

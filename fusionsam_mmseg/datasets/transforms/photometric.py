@@ -1,4 +1,6 @@
-"""Photometric distortion for stacked visible + thermal images."""
+"""Photometric distortion for stacked multi-modal images."""
+from typing import Sequence
+
 import numpy as np
 from mmseg.datasets.transforms import PhotoMetricDistortion
 from mmseg.registry import TRANSFORMS
@@ -9,11 +11,14 @@ from numpy import random
 class RGBTPhotoMetricDistortion(PhotoMetricDistortion):
     """mmseg's ``PhotoMetricDistortion`` on the visible group only.
 
-    The stock transform converts to HSV and crashes on 4 channels. Here the
-    first ``modality_channels[0]`` (R, G, B) channels get the stock colour
-    jitter; thermal channels are left alone unless ``distort_thermal`` is
-    set, in which case they get random brightness and contrast (each with
-    probability 0.5).
+    The stock transform converts to HSV and crashes on more than 3
+    channels. Here the visible group (the first ``modality_channels[0]`` =
+    3 channels, R, G, B) gets the stock colour jitter, in 8 bits (a float
+    stack's visible channels are rounded to uint8 first); every other
+    modality (thermal, depth, event, LiDAR, polarisation, NIR) is left
+    alone, for any number of modalities. With ``distort_thermal`` the
+    modality named ``'thermal'`` also gets random brightness and contrast
+    (each with probability 0.5).
 
     Args:
         distort_thermal (bool): Jitter thermal brightness / contrast.
@@ -28,7 +33,7 @@ class RGBTPhotoMetricDistortion(PhotoMetricDistortion):
     def __init__(self,
                  distort_thermal: bool = False,
                  thermal_brightness_delta: int = 16,
-                 thermal_contrast_range=(0.8, 1.2),
+                 thermal_contrast_range: Sequence[float] = (0.8, 1.2),
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.distort_thermal = distort_thermal
@@ -46,19 +51,38 @@ class RGBTPhotoMetricDistortion(PhotoMetricDistortion):
                 thermal, alpha=random.uniform(*self.thermal_contrast_range))
         return thermal
 
+    def _thermal_slice(self, results: dict) -> slice:
+        """Channels of the modality named 'thermal' (after the visible)."""
+        if 'modality_channels' not in results:
+            return slice(3, results['img'].shape[2])
+        channels = tuple(results.get('modality_channels', (3, )))
+        names = tuple(results.get('modality_names', ('rgb', 'thermal')))
+        if 'thermal' not in names:
+            raise ValueError(
+                'RGBTPhotoMetricDistortion(distort_thermal=True): '
+                f'{results.get("img_path", "the sample")} has '
+                f'modality_names={names}, no thermal modality to distort.')
+        index = names.index('thermal')
+        start = sum(channels[:index])
+        return slice(start, start + channels[index])
+
     def transform(self, results: dict) -> dict:
         """Jitter the visible channels (and optionally the thermal ones)."""
         image = results['img']
-        num_visible = results.get('modality_channels', (3, ))[0]
-        if num_visible != 3:
+        channels = tuple(results.get('modality_channels', (3, )))
+        if channels[0] != 3:
             raise ValueError(
                 f'RGBTPhotoMetricDistortion expects 3 visible channels first; '
-                f'modality_channels is {results["modality_channels"]}.')
-        visible_bgr = np.ascontiguousarray(image[..., 2::-1])
+                f'modality_channels is {channels}.')
+        visible = np.clip(np.round(image[..., :3]), 0, 255).astype(np.uint8)
+        visible_bgr = np.ascontiguousarray(visible[..., ::-1])
         visible_bgr = super().transform(dict(img=visible_bgr))['img']
-        thermal = image[..., 3:]
+        others = image[..., 3:]
         if self.distort_thermal:
-            thermal = self._distort_thermal(thermal)
-        results['img'] = np.concatenate([visible_bgr[..., ::-1], thermal],
-                                        axis=2)
+            others = others.copy()
+            thermal = self._thermal_slice(results)
+            thermal = slice(thermal.start - 3, thermal.stop - 3)
+            others[..., thermal] = self._distort_thermal(others[..., thermal])
+        results['img'] = np.concatenate(
+            [visible_bgr[..., ::-1].astype(image.dtype), others], axis=2)
         return results

@@ -62,13 +62,58 @@ def check_num_classes(model: nn.Module, dataset, loader_name: str) -> None:
                 f'with {num_classes} classes.')
 
 
+def _check_modality_channels(backbone: Optional[nn.Module], metainfo: dict,
+                             num_channels: int, source: str) -> None:
+    """The backbone's channel groups against the sample's and its input."""
+    model_modalities: Optional[Sequence[int]] = getattr(
+        backbone, 'modality_channels', None)
+    if model_modalities is None:
+        return
+    data_modalities = metainfo.get('modality_channels')
+    if data_modalities is not None and \
+            tuple(data_modalities) != tuple(model_modalities):
+        raise ValueError(
+            f'model.backbone.modality_channels={tuple(model_modalities)}'
+            f' but {source} has modality_channels='
+            f'{tuple(data_modalities)}. Set model.backbone.'
+            f'modality_channels={tuple(data_modalities)}.')
+    if sum(model_modalities) != num_channels:
+        raise ValueError(
+            f'model.backbone.modality_channels={tuple(model_modalities)}'
+            f' expects {sum(model_modalities)} input channels, but '
+            f'{source} has {num_channels}.')
+
+
+def _check_modality_names(backbone: Optional[nn.Module], metainfo: dict,
+                          source: str) -> None:
+    """The backbone's modality order against the sample's.
+
+    Groups of equal size (DELIVER: 3 channels each) would otherwise be fed
+    to the wrong per-modality encoders without any shape error. Names the
+    backbone generated itself (``m0``, ``m1``, ...) are not compared.
+    """
+    model_names = getattr(backbone, 'modality_names', None)
+    data_names = metainfo.get('modality_names')
+    if model_names is None or data_names is None:
+        return
+    model_names, data_names = tuple(model_names), tuple(data_names)
+    generated = tuple(f'm{i}' for i in range(len(model_names)))
+    if model_names != generated and model_names != data_names:
+        raise ValueError(
+            f'model.backbone.modality_names={model_names} but {source} '
+            f'stacks the modalities {data_names}. Set model.backbone.'
+            f'modality_names={data_names} (and modality_channels to match) '
+            'or change the dataset\'s `modalities`.')
+
+
 def check_input_channels(model: nn.Module, data_batch: dict,
                          loader_name: str) -> None:
     """Raise ``ValueError`` when a batch's channels do not fit the model.
 
     Compares the first sample's channel count (and its ``modality_channels``
-    metainfo, when present) with the backbone's ``modality_channels`` and
-    the data preprocessor's mean / std.
+    / ``modality_names`` metainfo, when present) with the backbone's
+    ``modality_channels`` / ``modality_names`` and the data preprocessor's
+    mean / std.
 
     Args:
         model (nn.Module): the (unwrapped) segmentor.
@@ -84,29 +129,17 @@ def check_input_channels(model: nn.Module, data_batch: dict,
     metainfo = getattr(samples[0], 'metainfo', {})
     source = f"{metainfo.get('img_path', 'the first sample')} " \
              f'(from {loader_name})'
-    data_modalities = metainfo.get('modality_channels')
-    model_modalities: Optional[Sequence[int]] = getattr(
-        getattr(model, 'backbone', None), 'modality_channels', None)
-    if model_modalities is not None:
-        if data_modalities is not None and \
-                tuple(data_modalities) != tuple(model_modalities):
-            raise ValueError(
-                f'model.backbone.modality_channels={tuple(model_modalities)}'
-                f' but {source} has modality_channels='
-                f'{tuple(data_modalities)}. Set model.backbone.'
-                f'modality_channels={tuple(data_modalities)}.')
-        if sum(model_modalities) != num_channels:
-            raise ValueError(
-                f'model.backbone.modality_channels={tuple(model_modalities)}'
-                f' expects {sum(model_modalities)} input channels, but '
-                f'{source} has {num_channels}.')
+    backbone = getattr(model, 'backbone', None)
+    _check_modality_channels(backbone, metainfo, num_channels, source)
+    _check_modality_names(backbone, metainfo, source)
     mean = getattr(getattr(model, 'data_preprocessor', None), 'mean', None)
     if mean is not None and mean.numel() != num_channels:
         raise ValueError(
             f'model.data_preprocessor.mean/std have {mean.numel()} values '
             f'but {source} has {num_channels} channels: give one value per '
-            'channel (R, G, B, thermal: rgbt_mean / rgbt_std in the '
-            'configs).')
+            'channel, R, G, B first, then each modality\'s channels in '
+            f'modality_channels order ({metainfo.get("modality_channels")}; '
+            'rgbt_mean / rgbt_std in the RGB-T configs).')
 
 
 @HOOKS.register_module()

@@ -16,10 +16,12 @@ from torch import Tensor, nn
 
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.utils import SampleList
-from ..sam import (MaskPromptSampler, Prompts, SAMInputFrame,
-                   build_class_token_mask_decoder, build_sam_image_encoder,
+from ..pretrained_file import PretrainedFile
+from ..sam import (SAM2_CONFIGS, MaskPromptSampler, Prompts, SAMInputFrame,
+                   build_class_token_mask_decoder, build_sam2_image_embedding,
+                   build_sam_image_encoder,
                    build_sam_prompt_encoder, load_sam_checkpoint,
-                   resolve_sam_architecture)
+                   read_sam_parts, resolve_sam_architecture)
 
 
 def check_prompt_sources(head: nn.Module, mask_logits: Optional[Tensor],
@@ -60,8 +62,13 @@ class SAMHeadBase(BaseDecodeHead):
         num_classes (int): Number of classes.
         num_mask_tokens (int): Output tokens of the mask decoder.
         sam_type (str): ``'vit_b'``, ``'vit_l'``, ``'vit_h'`` (official
-            dimensions) or ``'custom'`` (dimensions from ``encoder_cfg``).
-            Default: 'vit_h'.
+            dimensions), ``'custom'`` (dimensions from ``encoder_cfg``), or
+            a SAM2 model of ``SAM2_CONFIGS`` (``'sam2_hiera_l'`` ...): SAM2's
+            Hiera + FPN image encoder in place of the ViT, SAM's prompt
+            encoder and decoder with SAM2's dimensions, ``checkpoint`` the
+            official SAM2 file, ``encoder_cfg`` optionally
+            ``dict(sam2_overrides=[...])`` (Hydra overrides, tiny models),
+            the ``encoder_*`` options unused. Default: 'vit_h'.
         encoder_cfg (dict, optional): Dimensions for ``sam_type='custom'``,
             the fields of
             :class:`~fusionsam_mmseg.models.sam.SAMArchitecture`.
@@ -129,7 +136,13 @@ class SAMHeadBase(BaseDecodeHead):
                  encoder_compile: bool = False,
                  channels: Optional[int] = None,
                  **kwargs) -> None:
-        self.arch = resolve_sam_architecture(sam_type, encoder_cfg)
+        sam2_encoder = None
+        if sam_type in SAM2_CONFIGS:
+            sam2_encoder, self.arch = build_sam2_image_embedding(
+                sam_type, image_size,
+                (encoder_cfg or {}).get('sam2_overrides', ()))
+        else:
+            self.arch = resolve_sam_architecture(sam_type, encoder_cfg)
         kwargs.setdefault('init_cfg', None)
         super().__init__(
             in_channels,
@@ -148,9 +161,9 @@ class SAMHeadBase(BaseDecodeHead):
         self.gt_background_index = gt_background_index
         self.prompt_sampler = MaskPromptSampler(num_points, use_box,
                                                 point_peak_kernel)
-        self.image_encoder = build_sam_image_encoder(
-            self.arch, image_size, encoder_attention, encoder_autocast,
-            encoder_compile)
+        self.image_encoder = sam2_encoder if sam2_encoder is not None else \
+            build_sam_image_encoder(self.arch, image_size, encoder_attention,
+                                    encoder_autocast, encoder_compile)
         self.prompt_encoder = build_sam_prompt_encoder(self.arch, image_size)
         self.mask_decoder = build_class_token_mask_decoder(
             self.arch, num_mask_tokens)
@@ -159,6 +172,10 @@ class SAMHeadBase(BaseDecodeHead):
             if mask_index is None and self.reads_fusion_mask else None)
         self.image_from_features = (
             channel_group_mean(in_channels) if image_index is None else None)
+        self.sam_file = PretrainedFile(
+            self, f'{type(self).__name__}: SAM checkpoint',
+            lambda: self.checkpoint,
+            lambda path: read_sam_parts(path, self.file_copied_modules()))
 
     @property
     def reads_fusion_mask(self) -> bool:
@@ -169,6 +186,11 @@ class SAMHeadBase(BaseDecodeHead):
     def frozen_modules(self) -> List[nn.Module]:
         """Modules without gradient, kept in eval mode (subclasses add)."""
         return [self.image_encoder]
+
+    def file_copied_modules(self) -> List[str]:
+        """SAM parts that stay verbatim copies of the SAM checkpoint (left
+        out of this head's checkpoints once one is loaded)."""
+        return ['image_encoder']
 
     def freeze(self) -> None:
         """Freeze :meth:`frozen_modules` (call at the end of ``__init__``)."""
@@ -186,13 +208,18 @@ class SAMHeadBase(BaseDecodeHead):
     def init_weights(self) -> None:
         """Apply ``init_cfg``, then load the SAM checkpoint if one is set."""
         super().init_weights()
-        if self.checkpoint is not None:
-            load_sam_checkpoint(
-                self.checkpoint, self.image_encoder, self.prompt_encoder,
-                self.mask_decoder,
-                f"{type(self).__name__}(sam_type='{self.sam_type}', "
-                f'image_size={self.image_size}, '
-                f'num_classes={self.num_classes})')
+        if self.checkpoint is None:
+            return
+        load_sam_checkpoint(
+            self.checkpoint, self.image_encoder, self.prompt_encoder,
+            self.mask_decoder,
+            f"{type(self).__name__}(sam_type='{self.sam_type}', "
+            f'image_size={self.image_size}, '
+            f'num_classes={self.num_classes})')
+        self.sam_file.loaded(self.checkpoint, [
+            f'{name}.{key}' for name in self.file_copied_modules()
+            for key in getattr(self, name).state_dict()
+        ])
 
     def _select_inputs(self, inputs: Sequence[Tensor]
                        ) -> Tuple[Tensor, Optional[Tensor], Tensor]:

@@ -22,8 +22,9 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..pretrained_file import PretrainedFile
 from ..sam import (MaskPromptSampler, MaskReadout, SAMInputFrame,
-                   build_sam2_model, load_sam2_checkpoint)
+                   build_sam2_model, load_sam2_checkpoint, read_sam2_state)
 from .sam_head_base import check_prompt_sources
 
 SAM2_MASK_TOKENS = 4
@@ -91,6 +92,9 @@ class StockSAM2Head(BaseDecodeHead):
                                                 point_peak_kernel)
         self.sam2 = build_sam2_model(sam2_config, image_size)
         self.sam2.requires_grad_(False)
+        self.sam2_file = PretrainedFile(
+            self, 'StockSAM2Head: SAM2 checkpoint', lambda: self.checkpoint,
+            lambda path: read_sam2_state(path, prefix='sam2.'))
         self.readout = MaskReadout(
             SAM2_MASK_TOKENS,
             self.sam2.hidden_dim if readout_with_embedding else 0,
@@ -107,6 +111,9 @@ class StockSAM2Head(BaseDecodeHead):
         super().init_weights()
         if self.checkpoint is not None:
             load_sam2_checkpoint(self.checkpoint, self.sam2, 'StockSAM2Head')
+            self.sam2_file.loaded(
+                self.checkpoint,
+                [f'sam2.{key}' for key in self.sam2.state_dict()])
 
     def _select_inputs(self, inputs: Sequence[Tensor]
                        ) -> Tuple[Tensor, Tensor]:

@@ -81,6 +81,10 @@ class StockSAMHead(SAMHeadBase):
         """The whole SAM."""
         return [self.image_encoder, self.prompt_encoder, self.mask_decoder]
 
+    def file_copied_modules(self) -> List[str]:
+        """The whole SAM: its 4-token decoder is the checkpoint's."""
+        return ['image_encoder', 'prompt_encoder', 'mask_decoder']
+
     def stock_masks(self, image_embeddings: Tensor, frame: SAMInputFrame,
                     mask_logits: Tensor,
                     gt_foreground: Optional[Tensor] = None) -> Tensor:

@@ -1,7 +1,11 @@
 """Registered components; importing this package registers them."""
 from .adversarial_loss import AdversarialLoss  # noqa: F401
+from .contrastive_semantic_loss import ContrastiveSemanticLoss  # noqa: F401,E501
+from .feature_cosine_loss import FeatureCosineLoss  # noqa: F401
+from .fusion_fidelity_loss import FusionFidelityLoss  # noqa: F401
 from .fusion_loss import FusionLoss  # noqa: F401
 from .patch_discriminator import PatchDiscriminator  # noqa: F401
 from .perceptual_loss import PerceptualLoss  # noqa: F401
+from .prototype_memory_loss import PrototypeMemoryLoss  # noqa: F401
 from .reconstruction_loss import ReconstructionLoss  # noqa: F401
 from .vq_loss import VQLoss  # noqa: F401

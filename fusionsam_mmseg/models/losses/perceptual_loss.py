@@ -14,6 +14,7 @@ weights is meaningless, so building the loss without a checkpoint, or
 calling it before the weights were loaded, raises an error unless
 ``allow_random_init=True`` (tests only).
 """
+import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -24,6 +25,8 @@ from mmengine.model import BaseModule
 from mmengine.runner import CheckpointLoader
 from mmseg.registry import MODELS
 from torch import Tensor
+
+from ..pretrained_file import PretrainedFile
 
 _NUM_VGG_STAGES = 5
 _CRITERIA = {'l1': F.l1_loss, 'mse': F.mse_loss}
@@ -78,6 +81,11 @@ class PerceptualLoss(BaseModule):
             out_indices=tuple(used_stages))
         self.vgg.requires_grad_(False)
         self.weights_loaded = False
+        self.vgg_file = PretrainedFile(
+            self, 'PerceptualLoss: VGG16 weights',
+            lambda: (self.init_cfg or {}).get('checkpoint'),
+            lambda path: {f'vgg.{key}': value for key, value in
+                          self._vgg_state_dict(path, self._prefix).items()})
 
     @staticmethod
     def _check_args(layer_weights, criterion, allow_random_init, init_cfg):
@@ -106,13 +114,25 @@ class PerceptualLoss(BaseModule):
         if self.init_cfg is None:
             return
         checkpoint = self.init_cfg['checkpoint']
-        state_dict = self._vgg_state_dict(checkpoint,
-                                          self.init_cfg.get('prefix') or '')
+        if not osp.isfile(checkpoint):
+            raise FileNotFoundError(
+                f"PerceptualLoss: VGG16 weights '{checkpoint}' do not exist. "
+                "Fetch and verify torchvision's ImageNet VGG16 with `python "
+                'tools/misc/download_checkpoints.py --models vgg16` (it goes '
+                'to checkpoints/vgg16/vgg16-397923af.pth), or train without '
+                'the perceptual loss: `--cfg-options '
+                'model.backbone.loss_perceptual=None`.')
+        state_dict = self._vgg_state_dict(checkpoint, self._prefix)
         self.vgg.load_state_dict(state_dict)
+        self.vgg_file.loaded(checkpoint, [f'vgg.{key}' for key in state_dict])
         self.weights_loaded = True
         self._is_init = True
         print_log(f'PerceptualLoss: loaded VGG16 weights from {checkpoint}',
                   logger='current')
+
+    @property
+    def _prefix(self) -> str:
+        return (self.init_cfg or {}).get('prefix') or ''
 
     def _vgg_state_dict(self, checkpoint: str,
                         prefix: str) -> Dict[str, Tensor]:

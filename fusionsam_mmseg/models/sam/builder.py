@@ -7,10 +7,10 @@ tests, the encoder benchmark) is built by :func:`build_sam_image_encoder`.
 """
 import importlib
 from functools import partial
-from typing import Optional, Union
+from typing import Optional, Sequence, Tuple, Union
 
-from segment_anything.modeling import (ImageEncoderViT, PromptEncoder,
-                                       TwoWayTransformer)
+from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
+                                       PromptEncoder, TwoWayTransformer)
 from torch import nn
 
 from .architectures import SAMArchitecture
@@ -18,6 +18,11 @@ from .class_token_mask_decoder import ClassTokenMaskDecoder
 
 ENCODER_ATTENTIONS = ('stock', 'sdpa')
 ENCODER_AUTOCASTS = (None, 'bf16', 'auto')
+# SAM2 model names -> configs of the installed sam2 package.
+SAM2_CONFIGS = {
+    f'{release}_hiera_{size}': f'configs/{release}/{release}_hiera_{size}.yaml'
+    for release in ('sam2', 'sam2.1') for size in ('t', 's', 'b+', 'l')
+}
 SAM2_INSTALL_HINT = (
     'install it without its torchvision requirement: '
     '`SAM2_BUILD_CUDA=0 pip install --no-deps --no-build-isolation '
@@ -102,6 +107,23 @@ def build_sam_prompt_encoder(arch: SAMArchitecture,
         mask_in_chans=arch.mask_in_chans)
 
 
+def build_sam_mask_decoder(arch: SAMArchitecture) -> MaskDecoder:
+    """Build SAM's stock ``MaskDecoder`` (1 single-mask + 3 multimask
+    tokens, the official ``build_sam`` settings), e.g. for automatic
+    masks."""
+    transformer = TwoWayTransformer(
+        depth=arch.decoder_depth,
+        embedding_dim=arch.prompt_embed_dim,
+        mlp_dim=arch.decoder_mlp_dim,
+        num_heads=arch.decoder_num_heads)
+    return MaskDecoder(
+        num_multimask_outputs=3,
+        transformer=transformer,
+        transformer_dim=arch.prompt_embed_dim,
+        iou_head_depth=3,
+        iou_head_hidden_dim=arch.iou_head_hidden_dim)
+
+
 def build_class_token_mask_decoder(arch: SAMArchitecture,
                                    num_classes: int) -> ClassTokenMaskDecoder:
     """Build the mask decoder with one output token per class."""
@@ -118,14 +140,40 @@ def build_class_token_mask_decoder(arch: SAMArchitecture,
         iou_head_hidden_dim=arch.iou_head_hidden_dim)
 
 
-def build_sam2_model(config: str, image_size: int) -> nn.Module:
+def resolve_sam2_config(config: str) -> str:
+    """The ``sam2`` package config of a SAM2 model name.
+
+    Args:
+        config (str): A name of :data:`SAM2_CONFIGS` (``'sam2_hiera_b+'``,
+            ``'sam2.1_hiera_l'`` ...) or a config path inside the package
+            (``'configs/sam2/sam2_hiera_b+.yaml'``).
+
+    Returns:
+        str: The config path.
+    """
+    if config in SAM2_CONFIGS:
+        return SAM2_CONFIGS[config]
+    if config.endswith('.yaml'):
+        return config
+    raise ValueError(
+        f"SAM2 model '{config}' is not one of {sorted(SAM2_CONFIGS)} nor a "
+        "config path of the sam2 package (e.g. 'configs/sam2/"
+        "sam2_hiera_b+.yaml').")
+
+
+def build_sam2_model(config: str, image_size: int,
+                     overrides: Sequence[str] = ()) -> nn.Module:
     """Build an uninitialised SAM2 model (``SAM2Base``) on the CPU.
 
     Args:
-        config (str): SAM2 config name inside the ``sam2`` package, e.g.
-            ``'configs/sam2.1/sam2.1_hiera_l.yaml'``.
+        config (str): SAM2 model name or config path inside the ``sam2``
+            package (see :func:`resolve_sam2_config`), e.g.
+            ``'sam2_hiera_b+'`` or ``'configs/sam2.1/sam2.1_hiera_l.yaml'``.
         image_size (int): Side of SAM2's square input (1024 for the
             official checkpoints).
+        overrides (Sequence[str]): Further Hydra overrides of the config,
+            e.g. ``'++model.image_encoder.trunk.embed_dim=8'`` for tiny test
+            models. Default: ().
 
     Returns:
         nn.Module: The model in eval mode.
@@ -137,9 +185,96 @@ def build_sam2_model(config: str, image_size: int) -> nn.Module:
             f'SAM2 models need the `sam2` package ({error}); '
             f'{SAM2_INSTALL_HINT}.') from error
     return build_sam.build_sam2(
-        config,
+        resolve_sam2_config(config),
         ckpt_path=None,
         device='cpu',
         mode='eval',
         apply_postprocessing=False,
-        hydra_overrides_extra=[f'++model.image_size={image_size}'])
+        hydra_overrides_extra=[f'++model.image_size={image_size}',
+                               *overrides])
+
+
+def build_sam2_class_token_decoder(decoder: nn.Module,
+                                   num_classes: int) -> nn.Module:
+    """SAM2's ``MaskDecoder`` like ``decoder`` with one token per class.
+
+    The new decoder has ``num_classes`` multimask tokens (1..num_classes;
+    ``multimask_output=True`` returns their masks in class order) besides
+    SAM2's single-mask token 0, and shares ``decoder``'s two-way transformer;
+    every other setting is read from ``decoder``. Its other modules are
+    freshly initialised (an official checkpoint is fitted onto it by
+    :func:`~fusionsam_mmseg.models.sam.checkpoint.load_sam2_checkpoint`).
+
+    Args:
+        decoder (nn.Module): The ``sam_mask_decoder`` of a ``SAM2Base``.
+        num_classes (int): Number of classes.
+
+    Returns:
+        nn.Module: ``sam2.modeling.sam.mask_decoder.MaskDecoder``.
+    """
+    from sam2.modeling.sam.mask_decoder import MaskDecoder
+    from sam2.modeling.sam2_utils import MLP
+    if num_classes < 1:
+        raise ValueError(
+            f'SAM2 class-token decoder: num_classes={num_classes}, expected '
+            '>= 1.')
+    iou_head = decoder.iou_prediction_head
+    return MaskDecoder(
+        transformer_dim=decoder.transformer_dim,
+        transformer=decoder.transformer,
+        num_multimask_outputs=num_classes,
+        activation=type(decoder.output_upscaling[2]),
+        iou_head_depth=iou_head.num_layers,
+        iou_head_hidden_dim=iou_head.layers[0].out_features,
+        use_high_res_features=decoder.use_high_res_features,
+        iou_prediction_use_sigmoid=iou_head.sigmoid_output,
+        dynamic_multimask_via_stability=(
+            decoder.dynamic_multimask_via_stability),
+        dynamic_multimask_stability_delta=(
+            decoder.dynamic_multimask_stability_delta),
+        dynamic_multimask_stability_thresh=(
+            decoder.dynamic_multimask_stability_thresh),
+        pred_obj_scores=decoder.pred_obj_scores,
+        pred_obj_scores_mlp=isinstance(
+            getattr(decoder, 'pred_obj_score_head', None), MLP),
+        use_multimask_token_for_obj_ptr=(
+            decoder.use_multimask_token_for_obj_ptr))
+
+
+def build_sam2_image_embedding(config: str, image_size: int,
+                               overrides: Sequence[str] = ()
+                               ) -> Tuple[nn.Module, SAMArchitecture]:
+    """SAM2's image encoder in the place of SAM's, and SAM2's dimensions.
+
+    Args:
+        config (str): SAM2 model name or config path (see
+            :func:`resolve_sam2_config`), e.g. ``'sam2_hiera_l'``.
+        image_size (int): Side of SAM2's square input.
+        overrides (Sequence[str]): Further Hydra overrides (tiny test
+            models). Default: ().
+
+    Returns:
+        tuple: ``SAM2ImageEmbedding`` ((B, 3, S, S) -> (B, C, S/16, S/16))
+        and the :class:`SAMArchitecture` of SAM2's prompt encoder and mask
+        decoder (which are SAM's modules with these dimensions; the ViT
+        fields describe the Hiera's first stage).
+    """
+    from .sam2_image_embedding import SAM2ImageEmbedding
+    model = build_sam2_model(config, image_size, overrides)
+    trunk = model.image_encoder.trunk
+    transformer = model.sam_mask_decoder.transformer
+    arch = SAMArchitecture(
+        embed_dim=trunk.blocks[0].dim,
+        depth=len(trunk.blocks),
+        num_heads=trunk.blocks[0].attn.num_heads,
+        global_attn_indexes=tuple(trunk.global_att_blocks),
+        patch_size=model.backbone_stride,
+        prompt_embed_dim=model.hidden_dim,
+        mask_in_chans=model.sam_prompt_encoder.mask_downscaling[3]
+        .out_channels,
+        decoder_depth=len(transformer.layers),
+        decoder_mlp_dim=transformer.layers[0].mlp.layers[0].out_features,
+        decoder_num_heads=transformer.layers[0].self_attn.num_heads,
+        iou_head_hidden_dim=model.sam_mask_decoder.iou_prediction_head
+        .layers[0].out_features)
+    return SAM2ImageEmbedding(model.image_encoder, model.no_mem_embed), arch

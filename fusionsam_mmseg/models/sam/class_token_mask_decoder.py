@@ -8,7 +8,7 @@ prompt set (one image, many prompts); here every image of a batch has exactly
 one prompt set, so the batch is processed as is.
 """
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from segment_anything.modeling import MaskDecoder
@@ -133,55 +133,67 @@ class ClassTokenMaskDecoder(MaskDecoder):
 
     def fit_state_dict(self, state_dict: Dict[str, Tensor]
                        ) -> Tuple[Dict[str, Tensor], List[str], List[str]]:
-        """Fit a decoder state dict with another number of mask tokens.
+        """Fit a decoder state dict with another number of mask tokens
+        (:func:`fit_mask_token_rows` with this decoder's tokens)."""
+        return fit_mask_token_rows(self.state_dict(), state_dict,
+                                   self.num_mask_tokens, self._token_row_keys)
 
-        Token-indexed entries (``mask_tokens.weight``, the last IoU-head
-        layer, ``output_hypernetworks_mlps.<i>``) are copied for the tokens
-        both have; tokens only this decoder has keep its current values;
-        tokens only the checkpoint has are dropped. Other keys pass through
-        unchanged (shape mismatches there are reported by the caller).
 
-        Args:
-            state_dict (dict[str, Tensor]): Keys without the ``mask_decoder.``
-                prefix, e.g. the official 4-token decoder.
+def fit_mask_token_rows(own: Dict[str, Tensor], state_dict: Dict[str, Tensor],
+                        num_mask_tokens: int, token_row_keys: Sequence[str]
+                        ) -> Tuple[Dict[str, Tensor], List[str], List[str]]:
+    """Fit a mask-decoder state dict with another number of mask tokens.
 
-        Returns:
-            tuple: The fitted state dict, keys (``key[a:b]`` row ranges,
-            ``output_hypernetworks_mlps.<i>.*`` per token MLP) that kept this
-            decoder's initialisation, and checkpoint keys that were dropped.
-        """
-        own = self.state_dict()
-        tokens_weight = state_dict.get('mask_tokens.weight')
-        checkpoint_tokens = (tokens_weight.shape[0]
-                             if tokens_weight is not None else 0)
-        fitted, new_keys, dropped_keys = {}, [], []
-        for key, value in state_dict.items():
-            index = _hypernetwork_index(key)
-            if index is not None and index >= self.num_mask_tokens:
-                _add_once(dropped_keys, f'output_hypernetworks_mlps.{index}.*')
-            elif (key in self._token_row_keys and key in own
-                  and value.shape[1:] == own[key].shape[1:]
-                  and value.shape[0] != own[key].shape[0]):
-                fitted[key] = self._merge_rows(key, own[key], value,
-                                               new_keys, dropped_keys)
-            else:
-                fitted[key] = value
-        for key, value in own.items():
-            index = _hypernetwork_index(key)
-            if key not in state_dict and index is not None and (
-                    checkpoint_tokens <= index):
-                fitted[key] = value
-                _add_once(new_keys, f'output_hypernetworks_mlps.{index}.*')
-        return fitted, new_keys, dropped_keys
+    Works for SAM's and SAM2's decoders (same token-indexed entries).
+    Token-indexed entries (``token_row_keys``: ``mask_tokens.weight``, the
+    last IoU-head layer; and ``output_hypernetworks_mlps.<i>``) are copied
+    for the tokens both have; tokens only the decoder has keep their values
+    in ``own``; tokens only the checkpoint has are dropped. Other keys pass
+    through unchanged (shape mismatches there are reported by the caller).
 
-    @staticmethod
-    def _merge_rows(key: str, own: Tensor, loaded: Tensor,
-                    new_keys: List[str], dropped_keys: List[str]) -> Tensor:
-        rows = min(own.shape[0], loaded.shape[0])
-        merged = own.clone()
-        merged[:rows] = loaded[:rows]
-        if own.shape[0] > rows:
-            new_keys.append(f'{key}[{rows}:{own.shape[0]}]')
+    Args:
+        own (dict[str, Tensor]): The decoder's state dict.
+        state_dict (dict[str, Tensor]): Keys without the decoder prefix, e.g.
+            the official 4-token decoder.
+        num_mask_tokens (int): Mask tokens of the decoder.
+        token_row_keys (Sequence[str]): Keys whose rows are tokens.
+
+    Returns:
+        tuple: The fitted state dict, keys (``key[a:b]`` row ranges,
+        ``output_hypernetworks_mlps.<i>.*`` per token MLP) that kept the
+        decoder's values, and checkpoint keys that were dropped.
+    """
+    tokens_weight = state_dict.get('mask_tokens.weight')
+    checkpoint_tokens = (tokens_weight.shape[0]
+                         if tokens_weight is not None else 0)
+    fitted, new_keys, dropped_keys = {}, [], []
+    for key, value in state_dict.items():
+        index = _hypernetwork_index(key)
+        if index is not None and index >= num_mask_tokens:
+            _add_once(dropped_keys, f'output_hypernetworks_mlps.{index}.*')
+        elif (key in token_row_keys and key in own
+              and value.shape[1:] == own[key].shape[1:]
+              and value.shape[0] != own[key].shape[0]):
+            fitted[key] = _merge_rows(key, own[key], value, new_keys,
+                                      dropped_keys)
         else:
-            dropped_keys.append(f'{key}[{rows}:{loaded.shape[0]}]')
-        return merged
+            fitted[key] = value
+    for key, value in own.items():
+        index = _hypernetwork_index(key)
+        if key not in state_dict and index is not None and (
+                checkpoint_tokens <= index):
+            fitted[key] = value
+            _add_once(new_keys, f'output_hypernetworks_mlps.{index}.*')
+    return fitted, new_keys, dropped_keys
+
+
+def _merge_rows(key: str, own: Tensor, loaded: Tensor, new_keys: List[str],
+                dropped_keys: List[str]) -> Tensor:
+    rows = min(own.shape[0], loaded.shape[0])
+    merged = own.clone()
+    merged[:rows] = loaded[:rows]
+    if own.shape[0] > rows:
+        new_keys.append(f'{key}[{rows}:{own.shape[0]}]')
+    else:
+        dropped_keys.append(f'{key}[{rows}:{loaded.shape[0]}]')
+    return merged

@@ -219,14 +219,19 @@ class FastImageEncoderViT(ImageEncoderViT):
         """Args: x (Tensor): (B, in_chans, S, S). Returns: (B, out, S/p, S/p).
         """
         self._check_input(x)
-        dtype = self.autocast_dtype
-        if self.autocast_on_cuda_only and x.device.type != 'cuda':
-            dtype = None
+        dtype = self.autocast_dtype_for(x.device)
         if dtype is None:
             return super().forward(x)
         with torch.autocast(device_type=x.device.type, dtype=dtype):
             embeddings = super().forward(x)
         return embeddings.to(x.dtype)
+
+    def autocast_dtype_for(self, device: torch.device
+                           ) -> Optional[torch.dtype]:
+        """The autocast dtype of a forward on ``device`` (None: fp32)."""
+        if self.autocast_on_cuda_only and device.type != 'cuda':
+            return None
+        return self.autocast_dtype
 
     def _check_input(self, x: torch.Tensor) -> None:
         in_chans = self.patch_embed.proj.in_channels

@@ -1,0 +1,33 @@
+# The DELIVER-layout demo data (tools/dataset_converters/make_demo_rgbt.py
+# --format deliver): 120x160 frames, CPU-sized crops, no loader workers, and
+# mmseg's InfiniteSampler for iteration-based demo schedules (a finite
+# sampler makes mmengine's loop sleep 2 s at every epoch end).
+_base_ = ['./deliver.py']
+data_root = 'data/demo_deliver'
+crop_size = (96, 128)
+train_pipeline = [
+    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadCheckedAnnotations', label_channel=0),
+    dict(
+        type='RandomResize',
+        scale=(160, 120),
+        ratio_range=(0.75, 1.5),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='RGBTPhotoMetricDistortion'),
+    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
+]
+train_dataloader = dict(
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=data_root))
+test_dataloader = dict(
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=data_root))

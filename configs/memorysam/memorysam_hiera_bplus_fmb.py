@@ -1,0 +1,37 @@
+# MemorySAM, SAM2.0 Hiera-B+ (LoRA rank 4 on q, v), FMB RGB-T: RGB and
+# infrared as 2 SAM2 frames (the 1-channel infrared image is repeated into
+# a 3-channel frame and fed / 255, like the non-RGB modalities of the
+# official loaders); 15 classes, `unlabeled` counted. MemorySAM publishes
+# no RGB-T setting: this uses its DELIVER schedule (batch 4, 200 epochs,
+# AdamW lr 6e-4 / weight decay 0.01, 10 warm-up epochs then poly 0.9) on
+# FMB's 600x800 crops.
+#
+# Protocol: FMB has no validation split: train on the whole train split
+# without validation, keep the last checkpoint, test once on test at the
+# native 600x800.
+#
+#   python tools/misc/download_checkpoints.py --models sam2_hiera_b+
+#   python tools/train.py configs/memorysam/memorysam_hiera_bplus_fmb.py
+_base_ = [
+    '../_base_/models/memorysam_hiera_bplus.py', '../_base_/datasets/fmb.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_200e_adamw_poly.py'
+]
+
+num_classes = 15  # FMB, `unlabeled` counted
+modalities = ('rgb', 'thermal')  # FMB's infrared
+modality_channels = (3, 1)
+sam2_width = 256  # SAM2 Hiera-B+ neck / decoder width
+
+model = dict(
+    data_preprocessor=dict(
+        mean=[123.675, 116.28, 103.53, 0.0],
+        std=[58.395, 57.12, 57.375, 255.0],
+        size={{_base_.crop_size}}),
+    backbone=dict(
+        modality_channels=modality_channels, modality_names=modalities),
+    decode_head=dict(
+        in_channels=[len(modalities) * sam2_width] * 3,
+        num_classes=num_classes,
+        sampler=dict(min_kept=600 * 800 // 16)))
+val_cfg = None
