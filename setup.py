@@ -20,7 +20,7 @@ setup(
         'mmsegmentation==1.2.2',
         'mmpretrain==1.2.0',
         'segment-anything==1.0',
-        'torchmetrics>=1.4',
+        'torchmetrics==1.9.0',
         'ftfy',
         'regex',
     ],

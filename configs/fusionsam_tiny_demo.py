@@ -81,10 +81,8 @@ default_hooks = dict(
     checkpoint=dict(interval=max_iters))
 # Test: per-class IoU, and the fusion quality of the FMP's fused image
 # (MS-SSIM needs >= 176 pixels a side; the demo images are 120x160).
-test_evaluator = [
-    dict(type='PerClassIoUMetric', iou_metrics=['mIoU']),
-    dict(
-        type='FusionQualityMetric',
-        fusion_metrics=('EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf',
-                        'SSIM')),
-]
+test_evaluator = dict(
+    type='PerClassIoUMetric',
+    iou_metrics=['mIoU'],
+    fusion_quality=dict(fusion_metrics=('EN', 'SD', 'SF', 'AG', 'MI', 'SCD',
+                                        'VIF', 'Qabf', 'SSIM')))

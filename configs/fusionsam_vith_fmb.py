@@ -18,8 +18,7 @@ model = dict(
     data_preprocessor=dict(size={{_base_.crop_size}}),
     decode_head=dict(num_classes=num_classes))
 val_cfg = None
-# Test: per-class IoU, and the fusion quality of the FMP's fused image.
-test_evaluator = [
-    dict(type='PerClassIoUMetric', iou_metrics=['mIoU']),
-    dict(type='FusionQualityMetric'),
-]
+# Test: per-class IoU, and the fusion quality (EN ... MS-SSIM) of the FMP's
+# fused image.
+test_evaluator = dict(
+    type='PerClassIoUMetric', iou_metrics=['mIoU'], fusion_quality=dict())

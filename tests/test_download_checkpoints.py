@@ -97,6 +97,7 @@ def test_download_with_a_wrong_checksum_leaves_no_file(tool, fake_release,
     assert not (out_dir / 'sam' / info.filename).exists()
 
 
+@pytest.mark.slow
 def test_command_line_reports_unofficial_files(tmp_path):
     stray = tmp_path / 'weights.pth'
     stray.write_bytes(b'not a checkpoint')

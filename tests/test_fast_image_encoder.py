@@ -121,6 +121,7 @@ def test_bad_input_and_settings_raise():
         build_sam_image_encoder(TINY['arch'], 100)
 
 
+@pytest.mark.slow
 def test_benchmark_script_runs_without_openmmlab(repo_root, tmp_path):
     script = osp.join(repo_root, 'tools', 'analysis',
                       'benchmark_sam_encoder.py')

@@ -97,6 +97,7 @@ def fallback_without_torchvision(tmp_path_factory):
     return result
 
 
+@pytest.mark.slow
 def test_normal_import_with_a_minimal_torchvision(
         tmp_path, fallback_without_torchvision):
     result = probe(write_package(tmp_path, FAKE_TORCHVISION))
@@ -105,6 +106,7 @@ def test_normal_import_with_a_minimal_torchvision(
     assert result['classes'] == fallback_without_torchvision['classes']
 
 
+@pytest.mark.slow
 def test_fallback_with_a_broken_torchvision(fallback_without_torchvision):
     result = fallback_without_torchvision
     assert result['partial'] and not result['has_predictor']
@@ -113,6 +115,7 @@ def test_fallback_with_a_broken_torchvision(fallback_without_torchvision):
                for module, _, _ in result['classes'].values())
 
 
+@pytest.mark.slow
 def test_fallback_without_torchvision(tmp_path, fallback_without_torchvision):
     # ``import torchvision`` fails as on the pinned CPU stack (none there),
     # whatever this environment has installed.

@@ -5,10 +5,12 @@ import subprocess
 import sys
 
 import cv2
+import pytest
 
 from conftest import REPO_ROOT, run_tool
 
 
+@pytest.mark.slow
 def test_stack_check_passes_for_this_checkout(tmp_path):
     """`make install` skips work only when this checkout is what's installed."""
     proc = subprocess.run(
@@ -19,6 +21,7 @@ def test_stack_check_passes_for_this_checkout(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_stack_check_flags_another_checkout(tmp_path):
     proc = subprocess.run(
         [sys.executable,
@@ -29,6 +32,7 @@ def test_stack_check_flags_another_checkout(tmp_path):
     assert 'fusionsam_mmseg is installed from' in proc.stdout
 
 
+@pytest.mark.slow
 def test_install_refuses_unsupported_python(tmp_path):
     fake_python = tmp_path / 'python3.9'
     fake_python.write_text('#!/bin/sh\n'
@@ -44,6 +48,7 @@ def test_install_refuses_unsupported_python(tmp_path):
     assert '3.9.18' in proc.stderr
 
 
+@pytest.mark.slow
 def test_make_demo_rgbt_cli_fmb(tmp_path):
     out = tmp_path / 'fmb'
     proc = run_tool(['tools/dataset_converters/make_demo_rgbt.py', '--out',

@@ -142,6 +142,7 @@ def stage1_run(mfnet_demo_root, tmp_path_factory):
                 log=first.stdout + first.stderr)
 
 
+@pytest.mark.slow
 def test_stage1_config_trains_and_reports_psnr(stage1_run):
     log = stage1_run['log']
     assert osp.isfile(osp.join(stage1_run['work_dir'], 'iter_2.pth'))
@@ -149,6 +150,7 @@ def test_stage1_config_trains_and_reports_psnr(stage1_run):
     assert 'loss_adv_d' in log and 'perplexity_rgb' in log
 
 
+@pytest.mark.slow
 def test_stage1_resumes_and_its_checkpoint_loads_into_lstg(stage1_run):
     work_dir = stage1_run['work_dir']
     options = [o.replace('max_iters=2', 'max_iters=3')

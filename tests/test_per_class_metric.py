@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from mmengine.evaluator import Evaluator
+
+from fusionsam_mmseg.datasets import MFNetDataset
 from fusionsam_mmseg.evaluation.metrics import PerClassIoUMetric
 
 CLASSES = ('road', 'car', 'person', 'sky')
@@ -99,3 +102,41 @@ def test_duplicate_class_names_rejected():
     metric.process({}, _data_samples())
     with pytest.raises(ValueError, match='repeats'):
         metric.evaluate(2)
+
+
+def test_fusion_quality_joins_the_iou_results_in_one_evaluator(
+        mfnet_demo_root):
+    """One evaluator dict (mmseg's tools/test.py --out needs a dict) scores
+    the labels and the fused image of the same predictions."""
+    import cv2
+    import os.path as osp
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from fusionsam_mmseg.evaluation import fusion_quality
+    stem = open(osp.join(mfnet_demo_root, 'test.txt')).read().split()[0]
+    image_path = osp.join(mfnet_demo_root, 'images', f'{stem}.png')
+    bgrt = cv2.imread(image_path, cv2.IMREAD_UNCHANGED)
+    rgb = bgrt[..., 2::-1]
+    label = torch.from_numpy(cv2.imread(
+        osp.join(mfnet_demo_root, 'labels', f'{stem}.png'),
+        cv2.IMREAD_UNCHANGED).astype(np.int64))
+    sample = SegDataSample(metainfo=dict(img_path=image_path,
+                                         ori_shape=label.shape))
+    sample.gt_sem_seg = PixelData(data=label[None])
+    sample.pred_sem_seg = PixelData(data=label[None])
+    sample.fused_image = PixelData(data=torch.from_numpy(
+        rgb.astype(np.float32) / 255.0).permute(2, 0, 1))
+    evaluator = Evaluator(dict(type='PerClassIoUMetric',
+                               fusion_quality=dict(fusion_metrics=['EN',
+                                                                   'MI'])))
+    evaluator.dataset_meta = dict(classes=MFNetDataset.METAINFO['classes'])
+    evaluator.process([sample.to_dict()], dict())
+    results = evaluator.evaluate(1)
+    assert results['mIoU'] == 100.0
+    expected = fusion_quality(
+        cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY),
+        cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY),
+        bgrt[..., 3], metrics=['EN', 'MI'])
+    assert results['EN'] == pytest.approx(expected['EN'])
+    assert results['MI'] == pytest.approx(expected['MI'])

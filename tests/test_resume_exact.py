@@ -75,9 +75,36 @@ class KillAfterCheckpointHook(Hook):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _options(data_root: str) -> List[str]:
+def _write_official_sam(path: str) -> str:
+    """The demo config's tiny SAM in segment_anything's own file layout
+    (random weights): with a SAM file, checkpoints leave the frozen encoder
+    out and ``--resume`` re-reads it."""
+    from segment_anything.modeling import MaskDecoder, Sam, TwoWayTransformer
+
+    from fusionsam_mmseg.models import sam
+    head = Config.fromfile(osp.join(REPO_ROOT, CONFIG)).model.decode_head
+    arch = sam.resolve_sam_architecture('custom', head.encoder_cfg)
+    torch.manual_seed(7)
+    model = Sam(
+        image_encoder=sam.build_sam_image_encoder(arch, head.image_size,
+                                                  attention='stock'),
+        prompt_encoder=sam.build_sam_prompt_encoder(arch, head.image_size),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(
+                depth=arch.decoder_depth, embedding_dim=arch.prompt_embed_dim,
+                mlp_dim=arch.decoder_mlp_dim,
+                num_heads=arch.decoder_num_heads),
+            transformer_dim=arch.prompt_embed_dim,
+            iou_head_hidden_dim=arch.iou_head_hidden_dim))
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def _options(data_root: str, sam_file: str) -> List[str]:
     return [
         '--cfg-options',
+        f'model.decode_head.checkpoint={sam_file}',
         *(f'{loader}.dataset.data_root={data_root}'
           for loader in ('train_dataloader', 'val_dataloader',
                          'test_dataloader')),
@@ -156,7 +183,8 @@ def runs(tmp_path_factory):
     config, killing_config = _write_configs(tmp_path)
     straight, interrupted = (str(tmp_path / name)
                              for name in ('straight', 'interrupted'))
-    options = _options(data_root)
+    options = _options(data_root,
+                       _write_official_sam(str(tmp_path / 'sam_tiny.pth')))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv('PYTHONPATH', os.pathsep.join(
             [TESTS_DIR, os.environ.get('PYTHONPATH', '')]))
@@ -213,6 +241,9 @@ def test_resumed_weights_and_optimizer_are_bitwise_equal(runs):
                      if not torch.equal(expected[k], actual[k])]
         assert not different, f'{part}: {different[:10]}'
     assert any('discriminator' in k for k in straight['state_dict'])
+    # slim: the frozen SAM encoder came back from the SAM file on --resume
+    assert 'decode_head.pretrained_file' in straight['state_dict']
+    assert not any('image_encoder' in k for k in straight['state_dict'])
 
 
 def test_rng_state_survives_weights_only_checkpoint(tmp_path):

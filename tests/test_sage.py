@@ -298,12 +298,6 @@ def loaded_sample(root, stem='00001D'):
     return results
 
 
-@pytest.fixture(scope='module')
-def msrs_demo_root(tmp_path_factory):
-    return make_demo_dataset(str(tmp_path_factory.mktemp('msrs')), 'msrs',
-                             num_train=2, num_test=1, seed=3)
-
-
 def test_priors_are_appended_and_missing_masks_filled(msrs_demo_root,
                                                       tmp_path):
     root = str(tmp_path / 'msrs')
@@ -424,3 +418,35 @@ def test_sage_msrs_trains_and_tests_on_an_msrs_layout_set(
     for name in ('EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM',
                  'MS-SSIM'):
         assert re.search(rf'\b{re.escape(name)}: -?[0-9.]+', line), line
+
+
+# ------------------------------------------------------- and beyond
+
+
+def test_fused_image_backbone_feeds_the_frozen_students_image(tmp_path):
+    torch.manual_seed(0)
+    student = MODELS.build(dict(type='SAGEStudent', channels=8))
+    path = str(tmp_path / 'student.pth')
+    torch.save(dict(state_dict=student.state_dict()), path)
+    backbone = MODELS.build(dict(
+        type='FusedImageBackbone',
+        fusion=dict(type='SAGEStudent', channels=8),
+        fusion_checkpoint=path,
+        backbone=dict(type='ResNetV1c', depth=18, stem_channels=8,
+                      base_channels=8, num_stages=2, out_indices=(0, 1),
+                      strides=(1, 2), dilations=(1, 1))))
+    backbone.init_weights()
+    assert torch.equal(backbone.fusion.out.weight, student.out.weight)
+    backbone.train()
+    assert not backbone.fusion.training
+    inputs = raw_inputs(batch=1, with_priors=False)
+    sage = tiny_sage(teacher=None)
+    sage.student.load_state_dict(student.state_dict())
+    sage.eval()
+    [expected] = sage.predict(inputs, [SegDataSample()])
+    assert torch.allclose(backbone.fused_image(inputs)[0],
+                          expected.fused_image.data, atol=1e-6)
+    features = backbone(inputs)
+    features[-1].sum().backward()
+    assert all(p.grad is None for p in backbone.fusion.parameters())
+    assert any(p.grad is not None for p in backbone.backbone.parameters())

@@ -29,6 +29,7 @@ def trained_run(mfnet_demo_root, tmp_path_factory):
                 first.stderr)
 
 
+@pytest.mark.slow
 def test_train_saves_checkpoints(trained_run):
     work_dir = trained_run['work_dir']
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
@@ -36,6 +37,7 @@ def test_train_saves_checkpoints(trained_run):
     assert 'mIoU' in trained_run['log']
 
 
+@pytest.mark.slow
 def test_resume_continues_from_last_checkpoint(trained_run):
     work_dir = trained_run['work_dir']
     options = [o.replace('max_iters=4', 'max_iters=6')
@@ -49,6 +51,7 @@ def test_resume_continues_from_last_checkpoint(trained_run):
     assert osp.isfile(osp.join(work_dir, 'iter_6.pth'))
 
 
+@pytest.mark.slow
 def test_load_from_and_test_report_miou(trained_run, mfnet_demo_root,
                                         tmp_path):
     checkpoint = osp.join(trained_run['work_dir'], 'iter_4.pth')
@@ -62,6 +65,7 @@ def test_load_from_and_test_report_miou(trained_run, mfnet_demo_root,
     assert 0.0 <= metrics['mIoU'] <= 100.0
 
 
+@pytest.mark.slow
 def test_mmseg_unmodified_train_script_runs_our_config(
         mfnet_demo_root, tmp_path):
     from fusionsam_mmseg.engine.mmseg_scripts import mmseg_tool_path

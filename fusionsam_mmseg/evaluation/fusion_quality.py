@@ -243,7 +243,8 @@ def ms_ssim(fused: np.ndarray, visible: np.ndarray,
             f'fusion_quality: MS-SSIM needs images of at least '
             f'{MS_SSIM_MIN_SIDE} x {MS_SSIM_MIN_SIDE} pixels (5 scales of an '
             f'11-pixel window); got {fused.shape}. Leave MS-SSIM out '
-            'of `metrics` for smaller images.')
+            'for smaller images (`metrics` here, `fusion_metrics` of '
+            'FusionQualityMetric).')
     return float(sum(
         multiscale_structural_similarity_index_measure(
             _batch(fused), _batch(source), data_range=DATA_RANGE,

@@ -21,6 +21,9 @@ PRIOR_FOLDER = 'sam_mask_priors'
 MANIFEST = 'manifest.json'
 MODALITY_KEYS = ('visible', 'infrared')
 MASK_VALUE = 255
+# Visible folder -> the dataset class that lists the pairs (tool default:
+# MSRSDataset).
+DATASET_OF_VISIBLE_FOLDER = dict(Visible='FMBDataset', rgb='PST900Dataset')
 
 
 def mask_prior_path(img_path: str, folder: str = PRIOR_FOLDER) -> str:
@@ -32,9 +35,12 @@ def mask_prior_path(img_path: str, folder: str = PRIOR_FOLDER) -> str:
 
 def prior_command(img_path: str) -> str:
     """The command that writes the cache of ``img_path``'s split."""
-    split_dir = osp.dirname(osp.dirname(img_path))
+    visible_dir = osp.dirname(img_path)
+    split_dir = osp.dirname(visible_dir)
+    dataset = DATASET_OF_VISIBLE_FOLDER.get(osp.basename(visible_dir))
     return ('python tools/dataset_converters/sam_mask_priors.py --data-root '
             f'{osp.dirname(split_dir)} --split {osp.basename(split_dir)} '
+            + (f'--dataset {dataset} ' if dataset else '') +
             '--sam-type vit_b --checkpoint checkpoints/sam/'
             'sam_vit_b_01ec64.pth')
 

@@ -7,8 +7,10 @@ discriminator) name one wrapper config per attribute::
 
     optim_wrapper = dict(
         constructor='MultiOptimWrapperConstructor',
-        teacher=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=5e-4)),
-        student=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-3)))
+        teacher=dict(type='OptimWrapper',
+                     optimizer=dict(type='Adam', lr=5e-4)),
+        student=dict(type='OptimWrapper',
+                     optimizer=dict(type='Adam', lr=2e-3)))
 
 and ``param_scheduler`` may then be a dict with the same keys.
 """

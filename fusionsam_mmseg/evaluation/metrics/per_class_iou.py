@@ -4,15 +4,20 @@ mmseg's :class:`~mmseg.evaluation.IoUMetric` prints a per-class table but
 returns only the dataset means (``aAcc``, ``mIoU``, ``mAcc``). mmengine writes
 exactly the returned dict to ``work_dir/<timestamp>/<timestamp>.json``, so the
 per-class numbers are lost for any tool that reads results. This subclass adds
-them as ``<Metric>.<class name>`` keys (``IoU.car``, ``Acc.car``, ...).
+them as ``<Metric>.<class name>`` keys (``IoU.car``, ``Acc.car``, ...), and,
+with ``fusion_quality``, the fusion metrics of the predicted fused image: one
+evaluator dict, as mmseg's ``tools/test.py --out`` needs (it writes
+``output_dir`` into ``test_evaluator``, which a list cannot take).
 """
 from collections import OrderedDict
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
+
+from .fusion_quality_metric import FusionQualityMetric
 
 
 @METRICS.register_module()
@@ -24,6 +29,14 @@ class PerClassIoUMetric(IoUMetric):
     ``collect_device='cpu'``, ``output_dir=None``, ``format_only=False``,
     ``prefix=None``) and prints the same per-class table.
 
+    Args:
+        fusion_quality (dict, optional): Also score each prediction's fused
+            image: the arguments of :class:`FusionQualityMetric` (e.g.
+            ``dict(fusion_metrics=('EN', 'SD', 'Qabf'))``; ``dict()`` for all
+            ten). Its keys (``EN``, ..., ``MS-SSIM``) join the results.
+            Default: None.
+        **kwargs: mmseg's ``IoUMetric`` arguments.
+
     Returned keys: the means of ``IoUMetric`` (``aAcc``, ``mIoU``, ``mAcc``,
     ``mDice``, ... as selected by ``iou_metrics``) plus one
     ``<Metric>.<class>`` key per class and per-class metric, e.g. ``IoU.car``
@@ -31,6 +44,26 @@ class PerClassIoUMetric(IoUMetric):
     rounded to 2 decimals, like mmseg's table; a class absent from both the
     ground truth and the predictions gives ``nan`` (or ``nan_to_num``).
     """
+
+    def __init__(self, fusion_quality: Optional[dict] = None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fusion_quality = (
+            None if fusion_quality is None else FusionQualityMetric(
+                collect_device=self.collect_device, **fusion_quality))
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """IoU areas of each sample (and its fused image's quality)."""
+        super().process(data_batch, data_samples)
+        if self.fusion_quality is not None:
+            self.fusion_quality.process(data_batch, data_samples)
+
+    def evaluate(self, size: int) -> dict:
+        """IoU metrics, then the fusion metrics when asked for."""
+        metrics = super().evaluate(size)
+        if self.fusion_quality is not None:
+            metrics.update(self.fusion_quality.evaluate(size))
+        return metrics
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Compute the mean metrics and the per-class metrics.

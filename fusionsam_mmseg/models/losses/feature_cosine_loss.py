@@ -8,7 +8,8 @@ from torch import Tensor, nn
 
 @MODELS.register_module()
 class FeatureCosineLoss(nn.Module):
-    """``loss_weight * sum_l (1 - mean_b cos(flatten(a_l[b]), flatten(b_l[b])))``.
+    """``loss_weight * sum_l (1 - mean_b cos(a_l[b], t_l[b]))``, the cosine
+    of the flattened maps of sample b at level l.
 
     SAGE's feature term (the official code: weight 0.3 for the student
     against the teacher, 0.01 the other way round).
