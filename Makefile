@@ -1,11 +1,14 @@
 # fusionsam_mmseg: the two commands of the README, plus the install step.
 #   make demo   install if needed, make demo data, train + test FusionSAM-tiny,
 #               draw a visible | thermal | fused | prediction panel
-#   make test   install if needed, run the test suite
+#   make test   install if needed, run the test suite (2 xdist workers;
+#               PYTEST_JOBS=0 runs it in one process)
 PYTHON ?= python
 DEMO_DATA ?= data/demo_mfnet
 DEMO_CONFIG ?= configs/fusionsam_tiny_demo.py
 DEMO_WORK_DIR ?= work_dirs/demo
+# two pytest-xdist workers: the tests run one process each (OMP_NUM_THREADS=1)
+PYTEST_JOBS ?= 2
 PYTEST_ARGS ?=
 
 .PHONY: install demo demo-data test
@@ -35,4 +38,4 @@ demo: install demo-data
 	@echo "[demo] per-class IoU table above; panel: $(DEMO_WORK_DIR)/demo_panel.png"
 
 test: install
-	$(PYTHON) -m pytest tests -q -rs $(PYTEST_ARGS)
+	$(PYTHON) -m pytest tests -q -rs -n $(PYTEST_JOBS) --dist loadgroup $(PYTEST_ARGS)

@@ -105,3 +105,16 @@ def run_tool(args: List[str], timeout: int = 600,
             f'--- stdout ---\n{proc.stdout[-6000:]}\n'
             f'--- stderr ---\n{proc.stderr[-6000:]}')
     return proc
+
+
+# Tests spread over `make test`'s two xdist workers one module at a time
+# (`--dist loadgroup`), so a module's fixtures (trained demo models, written
+# datasets) are made once; the config matrix's configs are independent and
+# spread one by one.
+SPREAD_ONE_BY_ONE = ('test_config_matrix.py', )
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name not in SPREAD_ONE_BY_ONE:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))

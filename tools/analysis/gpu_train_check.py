@@ -54,6 +54,9 @@ def load_config(args) -> Config:
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     cfg.model.decode_head.checkpoint = None
+    if cfg.model.data_preprocessor.get('size'):
+        # the synthetic images are the crop: no padding to the config's size
+        cfg.model.data_preprocessor.size = (args.height, args.width)
     perceptual = cfg.model.backbone.get('loss_perceptual')
     if perceptual:
         perceptual.update(init_cfg=None, allow_random_init=True)

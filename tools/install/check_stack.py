@@ -37,8 +37,8 @@ def problems(repo_root: str) -> list:
             have = None
         if have != version:
             found.append(f'{name} {have} (want {version})')
-    for module in ('mmcv.ops', 'ftfy', 'regex', 'pytest', 'hydra', 'iopath',
-                   'seaborn'):
+    for module in ('mmcv.ops', 'ftfy', 'regex', 'pytest', 'xdist', 'hydra',
+                   'iopath', 'seaborn'):
         try:
             importlib.import_module(module)
         except Exception as error:  # noqa: BLE001 (report any import error)

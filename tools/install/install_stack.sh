@@ -51,7 +51,7 @@ say "OpenMMLab packages, segment-anything, and seaborn for mmseg's analyze_logs.
 # the newest that accepts numpy 1.x (a plain `pip install seaborn` would pull
 # pandas 3 and numpy 2).
 $PIP install "mmengine==0.10.7" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" \
-  "segment-anything==1.0" "torchmetrics==1.9.0" ftfy regex pytest \
+  "segment-anything==1.0" "torchmetrics==1.9.0" ftfy regex pytest "pytest-xdist==3.8.0" \
   "numpy>=1.26,<2" "pandas>=2.1,<2.3" "seaborn==0.13.2"
 if py_ok "import sam2, hydra, iopath; from importlib.metadata import version; assert version('sam2') == '1.1.0'"; then
   say "sam2 1.1.0 (SAM2 baselines): already installed"
