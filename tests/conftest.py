@@ -19,16 +19,12 @@ register_all_modules(init_default_scope=True)
 torch.set_num_threads(1)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# The real MSRS pairs of the project's shared/ folder: $MSRS_SAMPLES_ROOT,
-# else beside the checkout, else where the project machine keeps shared/
-# (CI tests a clean clone that may live elsewhere).
-MSRS_CANDIDATES = [
-    os.environ.get('MSRS_SAMPLES_ROOT', ''),
-    osp.join(osp.dirname(REPO_ROOT), 'shared', 'data', 'msrs_samples'),
-    '/work/shared/data/msrs_samples',
-]
-MSRS_ROOT = next((path for path in MSRS_CANDIDATES if path and osp.isdir(path)),
-                 MSRS_CANDIDATES[1])
+# The real MSRS pairs of the project's shared/ folder: beside the checkout,
+# else $MSRS_SAMPLES_ROOT (.ci/run sets it for a clone elsewhere).
+MSRS_BESIDE = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data',
+                       'msrs_samples')
+MSRS_ROOT = (MSRS_BESIDE if osp.isdir(MSRS_BESIDE) else
+             os.environ.get('MSRS_SAMPLES_ROOT') or MSRS_BESIDE)
 
 
 @pytest.fixture(scope='session')
