@@ -1,14 +1,27 @@
-"""Segment every visible/thermal pair of two folders (matched by file stem).
+"""Segment every sample of one folder per modality (files matched by stem).
 
-Give ``-`` as THERMAL_DIR when VIS_DIR holds MFNet-style 4-channel PNGs
-(R, G, B, thermal as alpha).
+Give each modality the model reads with ``--modality-dir NAME=DIR`` (names:
+the config dataset's ``modality_names``; a modality stored in several files
+takes ``NAME=DIR1,DIR2``). Files pair by stem, ignoring a ``_NAME`` part
+(DELIVER's ``<id>_rgb_front.png`` pairs with ``<id>_depth_front.png``).
+Visible + thermal models also take the two folders as VIS_DIR THERMAL_DIR
+before CONFIG, with ``-`` as THERMAL_DIR when VIS_DIR holds MFNet-style
+4-channel PNGs (R, G, B, thermal as alpha).
 
-Writes, per stem, ``pred/<stem>.png`` (class ids), ``mask/<stem>.png``
-(palette colours), ``vis/<stem>.png`` (panel) and, for models that fuse,
-``fused/<stem>.png`` under ``--out-dir``.
+Writes, per sample, ``pred/<stem>.png`` (class ids), ``mask/<stem>.png``
+(palette colours), ``vis/<stem>.png`` (panel: one tile per modality, fused
+image, prediction) and, for models that fuse, ``fused/<stem>.png`` under
+``--out-dir``; ``<stem>`` is the first modality's file stem.
 
-Example::
+Examples::
 
+    python demo/folder_demo.py configs/memorysam/memorysam_tiny_demo.py \
+        work_dirs/memorysam_tiny/iter_400.pth \
+        --modality-dir rgb=data/demo_deliver/img/cloud/test/MAP_1_point0 \
+        --modality-dir depth=data/demo_deliver/hha/cloud/test/MAP_1_point0 \
+        --modality-dir event=data/demo_deliver/event/cloud/test/MAP_1_point0 \
+        --modality-dir lidar=data/demo_deliver/lidar/cloud/test/MAP_1_point0 \
+        --out-dir outputs/deliver
     python demo/folder_demo.py data/msrs/vi data/msrs/ir \
         configs/fusionsam_tiny_demo.py work_dirs/tiny/iter_160.pth \
         --out-dir outputs/msrs
@@ -17,18 +30,27 @@ import argparse
 
 import torch
 
-from fusionsam_mmseg.apis import RGBTSegInferencer
+from fusionsam_mmseg.apis import (MultiModalSegInferencer,
+                                   parse_modality_options)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('visible_dir', help='folder of visible images')
     parser.add_argument(
-        'thermal_dir',
-        help="folder of thermal images, or '-' when VIS_DIR holds 4-channel "
-        'PNGs (R, G, B, thermal)')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+        'args',
+        nargs='+',
+        metavar='ARG',
+        help='CONFIG CHECKPOINT (with --modality-dir options), or VIS_DIR '
+        "THERMAL_DIR CONFIG CHECKPOINT for visible + thermal models "
+        "(THERMAL_DIR '-' when VIS_DIR holds 4-channel PNGs)")
+    parser.add_argument(
+        '--modality-dir',
+        action='append',
+        default=[],
+        metavar='NAME=DIR',
+        help='the folder of one modality (repeat for each modality the '
+        'model reads; NAME=DIR1,DIR2 for a modality stored in several '
+        'files)')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument(
         '--device',
@@ -41,7 +63,21 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=0.6,
         help='opacity of the class colours, in (0, 1]')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if len(args.args) == 2 and args.modality_dir:
+        args.config, args.checkpoint = args.args
+        args.inputs = parse_modality_options(args.modality_dir,
+                                             '--modality-dir')
+    elif len(args.args) == 4 and not args.modality_dir:
+        visible_dir, thermal_dir, args.config, args.checkpoint = args.args
+        args.inputs = visible_dir if thermal_dir == '-' else (visible_dir,
+                                                              thermal_dir)
+    else:
+        parser.error(f'got {len(args.args)} positional argument(s) and '
+                     f'{len(args.modality_dir)} --modality-dir option(s); '
+                     'expected CONFIG CHECKPOINT --modality-dir NAME=DIR ... '
+                     'or VIS_DIR THERMAL_DIR CONFIG CHECKPOINT.')
+    return args
 
 
 def main() -> None:
@@ -49,12 +85,10 @@ def main() -> None:
     if not 0 < args.opacity <= 1:
         raise ValueError(f'--opacity {args.opacity}: expected a value in '
                          '(0, 1].')
-    inferencer = RGBTSegInferencer(
+    inferencer = MultiModalSegInferencer(
         args.config, weights=args.checkpoint, device=args.device)
-    inputs = args.visible_dir if args.thermal_dir == '-' else (
-        args.visible_dir, args.thermal_dir)
     result = inferencer(
-        inputs,
+        args.inputs,
         batch_size=args.batch_size,
         out_dir=args.out_dir,
         opacity=args.opacity,

@@ -19,12 +19,15 @@ register_all_modules(init_default_scope=True)
 torch.set_num_threads(1)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# The real MSRS pairs of the project's shared/ folder: beside the checkout,
-# else $MSRS_SAMPLES_ROOT (.ci/run sets it for a clone elsewhere).
-MSRS_BESIDE = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data',
-                       'msrs_samples')
-MSRS_ROOT = (MSRS_BESIDE if osp.isdir(MSRS_BESIDE) else
-             os.environ.get('MSRS_SAMPLES_ROOT') or MSRS_BESIDE)
+# The project's shared/ folder beside the checkout (../shared) holds the real
+# MSRS pairs and the SAGE authors' release (student weights, M3FD pairs,
+# their fused outputs); $MSRS_SAMPLES_ROOT and $SAGE_OFFICIAL_ROOT, read only
+# when set, point elsewhere.
+SHARED_DATA = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data')
+MSRS_ROOT = os.environ.get('MSRS_SAMPLES_ROOT') or osp.join(
+    SHARED_DATA, 'msrs_samples')
+SAGE_OFFICIAL_ROOT = os.environ.get('SAGE_OFFICIAL_ROOT') or osp.join(
+    SHARED_DATA, 'sage_official')
 
 
 @pytest.fixture(scope='session')
@@ -83,13 +86,36 @@ def pst900_demo_root(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='session')
+def memorysam_demo_checkpoint(deliver_demo_root, tmp_path_factory) -> str:
+    """configs/memorysam/memorysam_tiny_demo.py (RGB-D-E-L) after one
+    training iteration on ``deliver_demo_root``."""
+    from in_process import train_briefly  # in_process imports this module
+    return train_briefly('configs/memorysam/memorysam_tiny_demo.py',
+                         deliver_demo_root,
+                         str(tmp_path_factory.mktemp('memorysam_demo_ckpt')))
+
+
+@pytest.fixture(scope='session')
 def msrs_root() -> str:
     """The real MSRS pairs shipped beside the repository (not on users')."""
     if not osp.isdir(MSRS_ROOT):
-        pytest.skip(f'real MSRS samples not found at {MSRS_ROOT} (set '
-                    'MSRS_SAMPLES_ROOT; they live '
-                    "in the project's shared/ folder, not in the package)")
+        pytest.skip(f'real MSRS samples not found at {MSRS_ROOT} (they live '
+                    "in the project's shared/ folder beside the checkout, "
+                    'not in the package; MSRS_SAMPLES_ROOT names another '
+                    'place)')
     return MSRS_ROOT
+
+
+@pytest.fixture(scope='session')
+def sage_official_root() -> str:
+    """The SAGE release beside the repository (checkpoints.pt, Vis/, Ir/,
+    result/; not on users' machines)."""
+    if not osp.isdir(SAGE_OFFICIAL_ROOT):
+        pytest.skip(f'SAGE release not found at {SAGE_OFFICIAL_ROOT} (it '
+                    "lives in the project's shared/ folder beside the "
+                    'checkout, not in the package; SAGE_OFFICIAL_ROOT names '
+                    'another place)')
+    return SAGE_OFFICIAL_ROOT
 
 
 def run_tool(args: List[str], timeout: int = 600,

@@ -1,4 +1,4 @@
-"""The paper's ablations are what the paper says (DESIGN §3): (A) without
+"""The paper's ablations are what the paper says (docs/architecture.md): (A) without
 LSTG has no quantizer and no LSTG loss, (B) concat instead of FMP gives SAM
 no point, box or mask prompt."""
 import os.path as osp
@@ -80,7 +80,7 @@ def test_concat_ablation_gives_sam_no_fusion_mask_prompt(dataset):
         predictions = model.predict(inputs, samples)
     assert calls and all(call == (None, None, None) for call in calls)
     assert 'loss_fusion_mask' not in losses
-    assert len(model.neck(model.backbone(inputs))) == 2  # no mask logits
+    assert model.neck(model.backbone(inputs)).mask_logits is None
     assert predictions[0].fused_image.data.shape == (3, 64, 96)
     assert predictions[0].seg_logits.data.shape == (num_classes, 64, 96)
     # The paper model does prompt SAM with points, a box and the mask.

@@ -1,8 +1,9 @@
 """Bad input stops with an error that names the file and what was expected.
 
-Covers DESIGN §2: missing thermal / label files, RGB/thermal size mismatch,
-3-channel MFNet images, out-of-range label values, empty or missing split
-files, corrupt PNGs and an unreadable data root.
+Covers docs/datasets.md (Bad input): missing thermal / label files,
+RGB/thermal size mismatch, 3-channel MFNet images, out-of-range label
+values, empty or missing split files, corrupt PNGs and an unreadable data
+root.
 """
 import os
 import os.path as osp
@@ -16,7 +17,7 @@ from mmseg.registry import TRANSFORMS
 import fusionsam_mmseg  # noqa: F401
 from fusionsam_mmseg.datasets import FMBDataset, MFNetDataset
 
-LOADING = [dict(type='LoadRGBTImageFromFile'),
+LOADING = [dict(type='LoadMultiModalImageFromFile'),
            dict(type='LoadCheckedAnnotations')]
 
 
@@ -68,7 +69,7 @@ def test_missing_thermal_names_file(fmb_copy):
 
 def test_rgb_thermal_size_mismatch(fmb_copy):
     dataset = FMBDataset(data_root=str(fmb_copy), split='train')
-    thermal_path = dataset.get_data_info(0)['thermal_path']
+    [thermal_path] = dataset.get_data_info(0)['modality_paths']
     thermal = cv2.imread(thermal_path, cv2.IMREAD_UNCHANGED)
     cv2.imwrite(thermal_path, thermal[:-8])
     with pytest.raises(ValueError, match='same size') as error:
@@ -341,7 +342,7 @@ def _index_of(dataset, path: str) -> int:
     """Index of the sample one of whose files is ``path``."""
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
-        files = [info.get('thermal_path'), info.get('seg_map_path')]
+        files = [info.get('seg_map_path')]
         for source in info.get('modality_paths', ()):
             files += [source] if isinstance(source, str) else list(source)
         if path in files:
@@ -425,7 +426,7 @@ def test_npy_of_wrong_shape_dtype_or_range(mcubes_copy_root, folder, array,
 
 
 def test_npy_without_a_value_range(mcubes_demo_root):
-    pipeline = [dict(type='LoadRGBTImageFromFile')]
+    pipeline = [dict(type='LoadMultiModalImageFromFile')]
     dataset = _test_dataset('mcubes', mcubes_demo_root, pipeline=pipeline)
     with pytest.raises(ValueError, match='npy_value_ranges') as error:
         dataset[0]
@@ -491,7 +492,7 @@ def test_multimodal_unreadable_data_root(name, tmp_path):
 
 
 def test_deliver_colour_label_needs_label_channel(deliver_demo_root):
-    pipeline = [dict(type='LoadRGBTImageFromFile'),
+    pipeline = [dict(type='LoadMultiModalImageFromFile'),
                 dict(type='LoadCheckedAnnotations')]
     dataset = _test_dataset('deliver', deliver_demo_root, pipeline=pipeline)
     with pytest.raises(ValueError, match='label_channel') as error:

@@ -1,9 +1,11 @@
 """Baselines of the SAM-on-fused table and the MFNet day/night configs."""
+import glob
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
@@ -11,6 +13,7 @@ from mmseg.structures import SegDataSample
 
 from conftest import REPO_ROOT
 from segment_anything.modeling import MaskDecoder
+from test_config_matrix import TINY_SAM, TINY_SAM2_CONFIG
 
 from fusionsam_mmseg.models.sam import MaskReadout, SAMInputFrame
 
@@ -18,6 +21,9 @@ SAM_TINY = osp.join(REPO_ROOT, 'configs', 'baselines',
                     'sam_tiny_fused_demo.py')
 SAM2_TINY = osp.join(REPO_ROOT, 'configs', 'baselines',
                      'sam2_tiny_fused_demo.py')
+FUSIONSAM_TINY = osp.join(REPO_ROOT, 'configs', 'fusionsam_tiny_demo.py')
+FUSED_BASELINES = sorted(
+    glob.glob(osp.join(REPO_ROOT, 'configs', 'baselines', 'sam*_fused_*.py')))
 
 
 def _build(config: str):
@@ -182,3 +188,106 @@ def test_mask_readout_reads_the_embedding_only_when_asked():
     torch.testing.assert_close(out, masks_only(masks, other_embedding, frame))
     assert not torch.allclose(with_embedding(masks, embedding, frame),
                               with_embedding(masks, other_embedding, frame))
+
+
+def _tiny_sam_head(cfg: Config) -> None:
+    """A tiny random SAM / SAM2 in the baseline's head (the parts under
+    test, LSTG + FMP, keep the config's sizes)."""
+    head = cfg.model.decode_head
+    if head.type == 'StockSAMHead' and head.get('sam_type') != 'custom':
+        head.update(sam_type='custom', image_size=128, checkpoint=None,
+                    encoder_cfg=TINY_SAM)
+    elif head.type == 'StockSAM2Head' and 'hiera_t' not in head.sam2_config:
+        head.update(sam2_config=TINY_SAM2_CONFIG, image_size=256,
+                    checkpoint=None)
+
+
+@pytest.mark.parametrize('config', FUSED_BASELINES,
+                         ids=[osp.basename(c) for c in FUSED_BASELINES])
+def test_fused_baselines_freeze_lstg_and_fmp(config):
+    """LSTG + FMP of every SAM / SAM2 baseline come from
+    `fusionsam_checkpoint`, train nothing and stay in eval mode."""
+    cfg = Config.fromfile(config)
+    assert cfg.model.part_checkpoints == dict(
+        backbone=cfg.fusionsam_checkpoint, neck=cfg.fusionsam_checkpoint)
+    _tiny_sam_head(cfg)
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model).train()
+    for part in (model.backbone, model.neck):
+        assert not any(p.requires_grad for p in part.parameters())
+        assert not any(module.training for module in part.modules())
+    assert any(p.requires_grad for p in model.decode_head.parameters())
+
+
+def test_sam2_baselines_run_sam_2_0_hiera_l():
+    for dataset in ('mfnet', 'fmb'):
+        cfg = Config.fromfile(osp.join(
+            REPO_ROOT, 'configs', 'baselines',
+            f'sam2_hiera_l_fused_{dataset}.py'))
+        assert cfg.model.decode_head.sam2_config == \
+            'configs/sam2/sam2_hiera_l.yaml'
+        assert cfg.model.decode_head.checkpoint == \
+            'checkpoints/sam2/sam2_hiera_large.pt'
+
+
+def _train_steps(model, steps: int) -> None:
+    """A few Adam steps on random batches (a trained, not a random model)."""
+    wrapper = OptimWrapper(torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-2))
+    model.train()
+    for _ in range(steps):
+        model.train_step(_batch(), wrapper)
+
+
+def _fused_image(model, data):
+    model.eval()
+    with torch.no_grad():
+        return model.test_step(data)[0].fused_image.data
+
+
+@pytest.fixture(scope='module')
+def trained_fusionsam(tmp_path_factory):
+    """configs/fusionsam_tiny_demo.py after 3 training steps, saved as a
+    checkpoint."""
+    torch.manual_seed(0)
+    model = _build(FUSIONSAM_TINY)[0]
+    _train_steps(model, 3)
+    path = str(tmp_path_factory.mktemp('fusionsam') / 'fusionsam_tiny.pth')
+    torch.save(dict(state_dict=model.state_dict()), path)
+    return model, path
+
+
+def test_baseline_fuses_like_the_trained_fusionsam(trained_fusionsam):
+    fusionsam, path = trained_fusionsam
+    cfg = Config.fromfile(SAM_TINY)
+    cfg.model.part_checkpoints = dict(backbone=path, neck=path)
+    baseline = MODELS.build(cfg.model)
+    data = _batch(batch_size=1)
+    expected = _fused_image(fusionsam, data)
+    assert not torch.allclose(_fused_image(baseline, data), expected)
+    baseline.init_weights()
+    torch.testing.assert_close(_fused_image(baseline, data), expected,
+                               rtol=0, atol=0)
+    # Training the readout leaves LSTG + FMP (BN statistics, codebook) as
+    # loaded.
+    _train_steps(baseline, 2)
+    torch.testing.assert_close(_fused_image(baseline, data), expected,
+                               rtol=0, atol=0)
+
+
+def test_part_checkpoints_load_strictly_and_name_the_file(
+        trained_fusionsam, tmp_path):
+    _, path = trained_fusionsam
+    cfg = Config.fromfile(SAM_TINY)
+    state = torch.load(path, weights_only=False)['state_dict']
+    del state['neck.outputs.mask_logits.weight']
+    partial = str(tmp_path / 'partial.pth')
+    torch.save(dict(state_dict=state), partial)
+    cfg.model.part_checkpoints = dict(neck=partial)
+    with pytest.raises(ValueError, match=r'partial\.pth.*missing.*'
+                       r'outputs\.mask_logits\.weight'):
+        MODELS.build(cfg.model).init_weights()
+    cfg.model.part_checkpoints = dict(backbone=str(tmp_path / 'absent.pth'))
+    with pytest.raises(FileNotFoundError, match='absent.pth.*docs/lstg.md.*'
+                       'model.part_checkpoints.backbone=None'):
+        MODELS.build(cfg.model).init_weights()

@@ -8,8 +8,13 @@ schedule type and hooks, its validation when it has one, then
 shrunk, through ``--cfg-options`` (:func:`cpu_options`): the SAM / SAM2
 encoder size, the crop size, and at full resolution FMP's key/value pooling
 and the batch size; pretrained files are random ones in the official
-layouts (VGG16) or none (SAM, SAM2). Configs that train on SAM mask priors
-get them from ``tools/dataset_converters/sam_mask_priors.py`` first.
+layouts (VGG16) or none (SAM, SAM2, the trained checkpoints of
+``part_checkpoints``: a stage-1 LSTG, a baseline's FusionSAM). Configs that
+train on SAM mask priors get them from
+``tools/dataset_converters/sam_mask_priors.py`` first; configs of your own
+data (``MultiModalFolderDataset``) get a folder of colour-label pairs
+prepared by ``tools/dataset_converters/prepare_own_dataset.py``, as
+docs/own_data.md does.
 ``REAL_SIZE`` configs keep their dataset's native image and crop size (FMB
 600x800; MFNet's 480x640 is trained by tests/test_paper_config_vitb.py);
 the others run on 192x256 demo images.
@@ -26,6 +31,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 from conftest import REPO_ROOT, run_tool
+from in_process import run_script
 from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
 
 CONFIGS = sorted(
@@ -42,7 +48,8 @@ DEMO_SIZE = (192, 256)  # MS-SSIM needs at least 176 pixels a side
 SMALL_CROP = (64, 96)
 DEMO_FORMATS = dict(MFNetDataset='mfnet', FMBDataset='fmb',
                     DELIVERDataset='deliver', MCubeSDataset='mcubes',
-                    MSRSDataset='msrs', PST900Dataset='pst900')
+                    MSRSDataset='msrs', PST900Dataset='pst900',
+                    MultiModalFolderDataset='multimodal_folder')
 TINY_SAM = dict(embed_dim=32, depth=2, num_heads=2, global_attn_indexes=(1, ),
                 window_size=4, patch_size=8, mlp_ratio=2.0,
                 prompt_embed_dim=64, mask_in_chans=16, decoder_depth=1,
@@ -119,6 +126,10 @@ def _model_options(model: dict, vgg16_file: str) -> List[str]:
         options.append('model.backbone.fusion_checkpoint=None')
     if model.get('sam_checkpoint'):
         options.append('model.sam_checkpoint=None')
+    # lstg_checkpoint / fusionsam_checkpoint: trained files no test has.
+    options += [f'model.part_checkpoints.{part}=None'
+                for part, path in (model.get('part_checkpoints') or
+                                   {}).items() if path]
     return options
 
 
@@ -180,6 +191,15 @@ def _write_mask_priors(data_root: str, dataset_type: str) -> None:
               '--points-per-side', '4', '--crop-n-layers', '0'])
 
 
+def _prepare_own_data(config: str, data_root: str) -> None:
+    """Id labels and split files of a folder of colour-label pairs."""
+    if osp.isfile(osp.join(data_root, 'splits', 'train.txt')):
+        return
+    run_script('tools/dataset_converters/prepare_own_dataset.py', [
+        config, '--color-labels', 'labels', '--cfg-options',
+        *[f'{loader}.dataset.data_root={data_root}' for loader in LOADERS]])
+
+
 def _demo_root(cfg: Config, config: str, demo_roots) -> str:
     dataset_type = cfg.train_dataloader.dataset.type
     assert dataset_type in DEMO_FORMATS, (
@@ -209,13 +229,16 @@ def test_config_trains_validates_and_tests(config, demo_roots, vgg16_file,
     data_root = _demo_root(cfg, config, demo_roots)
     if _needs_mask_priors(cfg):
         _write_mask_priors(data_root, cfg.train_dataloader.dataset.type)
+    if cfg.train_dataloader.dataset.type == 'MultiModalFolderDataset':
+        _prepare_own_data(config, data_root)
     options = cpu_options(config, cfg, data_root, vgg16_file)
     work_dir = str(tmp_path / 'work')
     predictions = str(tmp_path / 'predictions')
     segments = 'PerClassIoUMetric' in _evaluator_types(cfg)
     result = run_tool(['tests/train_then_test.py', config, work_dir] +
                       (['--out', predictions] if segments else []) +
-                      ['--cfg-options', *options])
+                      ['--cfg-options', *options],
+                      timeout=1200 if config in REAL_SIZE else 600)
     log = result.stdout + result.stderr
     assert re.search(r'(Iter|Epoch)\(train\) +(\[1\])?\[2/2\]', log), log
     if cfg.get('val_cfg'):

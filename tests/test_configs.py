@@ -14,6 +14,8 @@ import fusionsam_mmseg  # noqa: F401  (registers the components)
 from mmseg.registry import DATASETS, MODELS
 
 from conftest import REPO_ROOT, run_tool
+from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
+from in_process import run_script
 
 CONFIGS = sorted(
     osp.relpath(path, REPO_ROOT)
@@ -72,12 +74,28 @@ def _build_without_weights(model_cfg):
 
 
 @pytest.fixture(scope='module')
+def own_data_root(tmp_path_factory) -> str:
+    """Colour-label RGB-T pairs (configs/own_data/*), with the id labels
+    and split files prepare_own_dataset.py writes (docs/own_data.md)."""
+    root = make_demo_dataset(
+        str(tmp_path_factory.mktemp('demo_own_rgbt')), 'multimodal_folder',
+        num_train=4, num_test=2, seed=6, height=48, width=64)
+    run_script('tools/dataset_converters/prepare_own_dataset.py', [
+        'configs/own_data/fusionsam_tiny_own_rgbt.py', '--color-labels',
+        'labels', '--cfg-options',
+        *[f'{loader}.dataset.data_root={root}' for loader in LOADERS]])
+    return root
+
+
+@pytest.fixture(scope='module')
 def demo_roots(mfnet_demo_root, fmb_demo_root, deliver_demo_root,
-               mcubes_demo_root, msrs_demo_root, pst900_demo_root):
+               mcubes_demo_root, msrs_demo_root, pst900_demo_root,
+               own_data_root):
     return dict(MFNetDataset=mfnet_demo_root, FMBDataset=fmb_demo_root,
                 DELIVERDataset=deliver_demo_root,
                 MCubeSDataset=mcubes_demo_root, MSRSDataset=msrs_demo_root,
-                PST900Dataset=pst900_demo_root)
+                PST900Dataset=pst900_demo_root,
+                MultiModalFolderDataset=own_data_root)
 
 
 def test_config_list_covers_the_paper_and_ablations():
@@ -87,7 +105,7 @@ def test_config_list_covers_the_paper_and_ablations():
             'configs/mixing/resnet18_samprompthead_demo.py'
     ]:
         assert name in CONFIGS
-    assert len(ABLATIONS) == 4
+    assert len(ABLATIONS) == 6
 
 
 @pytest.mark.parametrize('config', CONFIGS)
@@ -177,7 +195,8 @@ def test_paper_settings_at_top_level(config):
     assert head.num_classes == (9 if 'mfnet' in config else 15)
     # The paper's modules: token-to-token attention, F_c + M0, Eq. 7 on.
     assert cfg.model.neck.kv_pool_size is None
-    assert cfg.model.neck.complementary_unit == 'cross_modal'
+    assert cfg.model.neck.attention == 'global'
+    assert cfg.model.neck.complementary_unit == 'bidirectional'
     perceptual = cfg.model.backbone.loss_perceptual
     assert perceptual.type == 'PerceptualLoss'
     assert perceptual.init_cfg.checkpoint == cfg.vgg16_checkpoint
@@ -222,11 +241,16 @@ def test_ablations_change_only_what_they_name():
     for config in ABLATIONS:
         cfg = Config.fromfile(osp.join(REPO_ROOT, config))
         name = osp.basename(config)
-        for suffix in ('_no_lstg.py', '_concat.py'):
+        for suffix in ('_no_lstg.py', '_concat.py', '_shared_codebook.py'):
             name = name.replace(suffix, '.py')
         base = Config.fromfile(osp.join(REPO_ROOT, 'configs', name))
         if config.endswith('no_lstg.py'):
             assert cfg.model.backbone.type == 'ModalityPatchEmbed'
+            assert cfg.model.neck == base.model.neck
+            assert cfg.model.decode_head == base.model.decode_head
+        elif config.endswith('shared_codebook.py'):
+            assert cfg.model.backbone == dict(base.model.backbone,
+                                              share_codebook=True)
             assert cfg.model.neck == base.model.neck
             assert cfg.model.decode_head == base.model.decode_head
         else:

@@ -88,7 +88,7 @@ def _test_config(tmp_path) -> str:
     sample counter next to the IoU metric."""
     base = Config.fromfile(osp.join(REPO_ROOT, CONFIG))
     pipeline = [t for t in base.train_pipeline
-                if t['type'] in ('LoadRGBTImageFromFile',
+                if t['type'] in ('LoadMultiModalImageFromFile',
                                  'LoadCheckedAnnotations', 'PackSegInputs')]
     evaluators = [dict(base.val_evaluator), dict(type='SampleCountMetric')]
     path = tmp_path / 'ddp_test_config.py'

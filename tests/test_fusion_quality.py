@@ -1,5 +1,7 @@
-"""fusion_quality: hand-computable images, torchmetrics overlaps, and an
-independent implementation of DESIGN §4's definitions on real MSRS pairs.
+"""fusion_quality: hand-computable images, torchmetrics overlaps, an
+independent implementation of docs/fusion_metrics.md's definitions on real
+MSRS pairs (``convention='matlab'``), and the SAGE authors' evaluator's own
+numbers on their released fused images (``convention='ivif_zoo'``).
 
 The ``reference_*`` functions below are written from the formulas (scipy
 convolutions, numpy histograms, explicit differences) and share no code
@@ -15,15 +17,18 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
+from PIL import Image
 from scipy import signal
 from torchmetrics.functional.clustering import mutual_info_score
 from torchmetrics.functional.image import (image_gradients,
                                            structural_similarity_index_measure)
 
 from fusionsam_mmseg.evaluation import FUSION_METRICS, fusion_quality
+from fusionsam_mmseg.evaluation.fusion_quality import CONVENTIONS, to_grey
+from fusionsam_mmseg.evaluation.ivif_zoo_metrics import vif_window
 
 # --------------------------------------------------------------------------
-# Independent implementation (from DESIGN §4, not from the module)
+# Independent implementation (from docs/fusion_metrics.md, not from the module)
 # --------------------------------------------------------------------------
 
 
@@ -198,7 +203,17 @@ def _reference_ms_ssim_pair(f, s):
     return value
 
 
+def reference_cc(f, a, b):
+    return (_reference_corr2(a, f) + _reference_corr2(b, f)) / 2
+
+
+def reference_psnr(f, a, b):
+    mse = (((f - a)**2).sum() + ((f - b)**2).sum()) / (2 * f.size)
+    return 20 * math.log10(255 / math.sqrt(mse))
+
+
 def reference_quality(f, a, b):
+    """docs/fusion_metrics.md's MATLAB definitions (every metric but Nabf)."""
     return {
         'EN': reference_en(f),
         'SD': reference_sd(f),
@@ -211,6 +226,8 @@ def reference_quality(f, a, b):
         'SSIM': _reference_ssim_pair(f, a) + _reference_ssim_pair(f, b),
         'MS-SSIM': (_reference_ms_ssim_pair(f, a) +
                     _reference_ms_ssim_pair(f, b)),
+        'CC': reference_cc(f, a, b),
+        'PSNR': reference_psnr(f, a, b),
     }
 
 
@@ -276,12 +293,18 @@ def test_sum_of_sources_gives_scd_two():
     assert scores['SCD'] == pytest.approx(2.0)
 
 
-def test_fused_equal_to_sources():
+@pytest.mark.parametrize('convention', CONVENTIONS)
+def test_fused_equal_to_sources(convention):
     image = texture(5)
     scores = fusion_quality(image, image, image,
-                            metrics=('VIF', 'SSIM', 'Qabf', 'SCD'))
+                            metrics=('VIF', 'SSIM', 'Qabf', 'SCD', 'CC',
+                                     'PSNR', 'Nabf'),
+                            convention=convention)
     assert scores['VIF'] == pytest.approx(2.0, abs=1e-4)
     assert scores['SSIM'] == pytest.approx(2.0, abs=1e-5)
+    assert scores['CC'] == pytest.approx(1.0)
+    assert scores['PSNR'] == math.inf
+    assert scores['Nabf'] == 0.0  # F is nowhere stronger than a source
     # equal strengths: the reference code takes G = g_F, which saturates
     # the strength sigmoid for 0..255 edges; the orientations agree exactly
     assert scores['Qabf'] == pytest.approx(0.9994 * Q_ORIENTATION_EQUAL,
@@ -303,6 +326,79 @@ def test_qabf_equal_gradient_case_of_the_reference_code():
     scores = fusion_quality(impulse, impulse, impulse, metrics=('Qabf', ))
     assert scores['Qabf'] == pytest.approx(expected, rel=1e-9)
     assert scores['Qabf'] < 0.1  # G = 1 would give ~0.975
+
+
+def test_cc_and_psnr_by_hand():
+    ramp = np.tile(np.arange(0, 250, 5, dtype=float), (20, 1))
+    # corr(A, F) = 1 and corr(B, F) = -1
+    assert fusion_quality(ramp, ramp, 245 - ramp, metrics=('CC', ))[
+        'CC'] == pytest.approx(0.0, abs=1e-12)
+    zeros, fused = np.zeros((20, 30)), np.full((20, 30), 10.0)
+    # MSE 100 against both sources
+    matlab = fusion_quality(fused, zeros, zeros, metrics=('PSNR', ),
+                            convention='matlab')['PSNR']
+    assert matlab == pytest.approx(10 * math.log10(255**2 / 100))
+    # IVIF_ZOO: the same MSE of [0, 1] images (100 / 255 ** 2), peak 255
+    zoo = fusion_quality(fused, zeros, zeros, metrics=('PSNR', ),
+                         convention='ivif_zoo')['PSNR']
+    assert zoo == pytest.approx(20 * math.log10(255 / math.sqrt(100 /
+                                                                255**2)))
+    assert zoo - matlab == pytest.approx(20 * math.log10(255))
+
+
+def test_nabf_of_a_doubled_edge_by_hand():
+    """A vertical step of 100 (visible) fused as a step of 200; flat
+    infrared. Sobel / 8 gives strength 50 (visible) and 100 (fused) on the
+    two columns beside the step and 0 elsewhere (mirrored borders add
+    none): every weighted pixel is an artefact with G = 50 / 100 and equal
+    orientations (A = |0 - pi/2| * 2/pi = 1), so Nabf = 1 - Q_AF with
+    Q_AF = sqrt(0.9999 / (1 + e^0) * 0.9995 / (1 + e^(-22 * 0.5)))."""
+    visible = np.zeros((12, 16))
+    visible[:, 8:] = 100
+    infrared = np.zeros_like(visible)
+    q_af = math.sqrt(0.9999 / 2 * 0.9995 / (1 + math.exp(-11)))
+    scores = fusion_quality(visible * 2, visible, infrared,
+                            metrics=('Nabf', ))
+    assert scores['Nabf'] == pytest.approx(1 - q_af, rel=1e-12)
+    # a fused edge weaker than the source's is no artefact
+    assert fusion_quality(visible / 2, visible, infrared,
+                          metrics=('Nabf', ))['Nabf'] == 0.0
+
+
+@pytest.mark.parametrize('convention,c1', [('matlab', (0.01 * 255)**2),
+                                           ('ivif_zoo', 0.01**2)])
+def test_ssim_constants_by_hand(convention, c1):
+    """Flat images have no contrast (cs = C2 / C2 = 1): SSIM(F, A) is the
+    luminance term (2 a f + C1) / (a^2 + f^2 + C1). IVIF_ZOO multiplies
+    the 0..255 images by 255 and keeps C1 = (0.01 * 255)^2, so its C1 is
+    0.01^2 on the 0..255 scale (levels 0 and 1 keep its float32 variances
+    of flat images near 0)."""
+    source, fused = np.zeros((40, 50)), np.ones((40, 50))
+    expected = 2 * c1 / (1 + c1)  # SSIM(F, A) + SSIM(F, B), B = A
+    scores = fusion_quality(fused, source, source, metrics=('SSIM', ),
+                            convention=convention)
+    assert scores['SSIM'] == pytest.approx(expected, rel=1e-3)
+
+
+def test_ivif_zoo_vif_window_by_hand():
+    """IVIF_ZOO's window samples N points from floor(-N/2) to floor(N/2):
+    for N = 3, -2, -0.5 and 1 (sigma = 3/5), so it is not centred."""
+    coords = np.array([-2.0, -0.5, 1.0])
+    window = np.exp(-(coords[:, None]**2 + coords[None, :]**2) /
+                    (2 * 0.6**2))
+    assert np.allclose(vif_window(3), window / window.sum(), rtol=1e-12)
+
+
+def test_grey_conversion_of_each_convention_by_hand():
+    """(34, 159, 0): PIL's L = (34 * 19595 + 159 * 38470 + 32768) >> 16
+    = 103 (103.49976 rounded; OpenCV's grey gives 104); MATLAB's rgb2gray
+    0.298936 * 34 + 0.587043 * 159 = 103.50367, rounded to 104."""
+    pixel = np.array([[[34, 159, 0]]], np.uint8)
+    assert to_grey(pixel, 'ivif_zoo')[0, 0] == 103
+    assert to_grey(pixel, 'matlab')[0, 0] == 104
+    assert to_grey(np.array([[7]], np.uint8))[0, 0] == 7
+    with pytest.raises(ValueError, match='8-bit'):
+        to_grey(pixel.astype(np.uint16))
 
 
 # --------------------------------------------------------------------------
@@ -344,7 +440,8 @@ def test_ssim_is_torchmetrics_ssim_with_stated_parameters():
             gaussian_kernel=True, sigma=1.5, kernel_size=11,
             data_range=255.0, k1=0.01, k2=0.03))
         for source in (visible, infrared))
-    scores = fusion_quality(fused, visible, infrared, metrics=('SSIM', ))
+    scores = fusion_quality(fused, visible, infrared, metrics=('SSIM', ),
+                            convention='matlab')
     assert scores['SSIM'] == pytest.approx(expected, rel=1e-6)
 
 
@@ -375,10 +472,10 @@ def test_agrees_with_independent_implementation_on_msrs(msrs_root, split,
     visible, infrared = load_msrs_pair(msrs_root, split, stem)
     for rule_name, rule in FUSION_RULES.items():
         fused = np.round(rule(visible, infrared))
-        ours = fusion_quality(fused, visible, infrared)
+        ours = fusion_quality(fused, visible, infrared, convention='matlab')
         expected = reference_quality(fused, visible, infrared)
         assert list(ours) == list(FUSION_METRICS)
-        for name in FUSION_METRICS:
+        for name in expected:
             tolerance = 0.02 if name == 'VIF' else 0.01
             assert ours[name] == pytest.approx(expected[name],
                                                rel=tolerance), (rule_name,
@@ -398,6 +495,44 @@ def test_fusion_rules_are_ranked_as_expected(msrs_root):
 
 
 # --------------------------------------------------------------------------
+# convention='ivif_zoo': the SAGE authors' evaluator's own numbers
+# --------------------------------------------------------------------------
+
+# RollingPlain/IVIF_ZOO Metric/eval_torch.py's evaluation_one (unmodified,
+# run outside this repository, 2026-12-04) on the SAGE release's fused
+# image result/00000.png with Vis/00000.png and Ir/00000.png (768 x 1024),
+# and on the top-left 601 x 803 crop of the three (grey) images, whose odd
+# sides take MS-SSIM's padding path.
+IVIF_ZOO_00000 = dict(
+    EN=6.972223758, SD=35.48141861, SF=15.47407246, AG=5.059165478,
+    MI=2.456206552, SCD=1.742739081, VIF=0.7952550650, Qabf=0.6784431418,
+    SSIM=0.9958895445, CC=0.5753030777, PSNR=62.77909851,
+    Nabf=0.01310979424, **{'MS-SSIM': 0.9948008060})
+IVIF_ZOO_00000_CROP = dict(
+    EN=6.687573910, SD=30.76592255, SF=16.26220512, AG=5.476262093,
+    MI=2.565947632, SCD=1.760925770, VIF=0.8110116124, Qabf=0.6860327552,
+    SSIM=0.9960120916, CC=0.5681115985, PSNR=62.85081863,
+    Nabf=0.01536463431, **{'MS-SSIM': 1.003522992})
+
+
+def test_ivif_zoo_convention_gives_the_authors_evaluators_numbers(
+        sage_official_root):
+    grey = {folder: np.asarray(Image.open(osp.join(
+        sage_official_root, folder, '00000.png')).convert('L'))
+        for folder in ('result', 'Vis', 'Ir')}
+    for expected, rows, cols in ((IVIF_ZOO_00000, 768, 1024),
+                                 (IVIF_ZOO_00000_CROP, 601, 803)):
+        ours = fusion_quality(*(grey[folder][:rows, :cols]
+                                for folder in ('result', 'Vis', 'Ir')),
+                              convention='ivif_zoo')
+        assert list(ours) == list(FUSION_METRICS)
+        assert set(expected) == set(FUSION_METRICS)
+        for name, value in expected.items():
+            assert ours[name] == pytest.approx(value, rel=1e-3), (rows,
+                                                                  name)
+
+
+# --------------------------------------------------------------------------
 # Input checks
 # --------------------------------------------------------------------------
 
@@ -411,8 +546,13 @@ def test_rejects_bad_inputs():
     with pytest.raises(ValueError, match=r'\(H, W\) grey'):
         fusion_quality(np.stack([image] * 3, -1), image, image)
     with pytest.raises(ValueError, match='subset of'):
-        fusion_quality(image, image, image, metrics=('PSNR', ))
+        fusion_quality(image, image, image, metrics=('QCB', ))
+    with pytest.raises(ValueError, match="convention='vifb'.*ivif_zoo"):
+        fusion_quality(image, image, image, convention='vifb')
     with pytest.raises(ValueError, match='at least 176'):
+        fusion_quality(image, image, image, metrics=('MS-SSIM', ),
+                       convention='matlab')
+    with pytest.raises(ValueError, match='at least 161'):
         fusion_quality(image, image, image, metrics=('MS-SSIM', ))
 
 
@@ -423,14 +563,25 @@ def test_rejects_bad_inputs():
 
 def prediction(visible_path, infrared_path, fused_rgb):
     sample = SegDataSample(metainfo=dict(
-        img_path=visible_path, thermal_path=infrared_path,
+        img_path=visible_path, modality_paths=[infrared_path],
         ori_shape=fused_rgb.shape[1:]))
     sample.fused_image = PixelData(data=fused_rgb)
     return sample
 
 
-def test_metric_scores_fused_luminance_against_the_source_files(msrs_root):
+@pytest.mark.parametrize('convention', CONVENTIONS)
+def test_metric_scores_fused_grey_against_the_source_files(msrs_root,
+                                                           convention):
+    """The fused image turns grey as the convention reads a PNG: PIL's
+    convert('L') (IVIF_ZOO) or MATLAB's rgb2gray, written out here."""
+    def grey(rgb):
+        if convention == 'ivif_zoo':
+            return np.asarray(Image.fromarray(rgb).convert('L'))
+        weights = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+        return np.floor(rgb @ np.array(weights) + 0.5)
+
     stems = ('00002D', '00005N')
+    metrics = ('EN', 'MI', 'SSIM', 'PSNR', 'Nabf')
     samples, expected = [], []
     for stem in stems:
         visible_path = osp.join(msrs_root, 'train', 'vi', f'{stem}.png')
@@ -438,23 +589,23 @@ def test_metric_scores_fused_luminance_against_the_source_files(msrs_root):
         visible_rgb = cv2.cvtColor(cv2.imread(visible_path),
                                    cv2.COLOR_BGR2RGB)
         infrared = cv2.imread(infrared_path, cv2.IMREAD_UNCHANGED)
-        fused_rgb = (visible_rgb.astype(np.float32) +
-                     infrared[..., None]) / 2
-        fused_uint8 = np.round(fused_rgb).astype(np.uint8)
-        samples.append(
-            prediction(visible_path, infrared_path,
-                       torch.from_numpy(fused_rgb / 255.0).permute(2, 0, 1)))
-        expected.append(
-            fusion_quality(
-                cv2.cvtColor(fused_uint8, cv2.COLOR_RGB2GRAY),
-                cv2.cvtColor(visible_rgb, cv2.COLOR_RGB2GRAY), infrared))
-    evaluator = Evaluator(dict(type='FusionQualityMetric'))
+        fused_rgb = np.maximum(visible_rgb, infrared[..., None])
+        samples.append(prediction(
+            visible_path, infrared_path,
+            torch.from_numpy(fused_rgb / np.float32(255)).permute(2, 0, 1)))
+        expected.append(fusion_quality(grey(fused_rgb), grey(visible_rgb),
+                                       infrared, metrics, convention))
+    evaluator = Evaluator(dict(type='FusionQualityMetric',
+                               fusion_metrics=metrics,
+                               convention=convention))
     evaluator.process(samples, dict())
     results = evaluator.evaluate(len(samples))
-    assert list(results) == list(FUSION_METRICS)
-    for name in FUSION_METRICS:
+    assert list(results) == list(metrics)
+    for name in metrics:
         assert results[name] == pytest.approx(
             np.mean([scores[name] for scores in expected]), rel=1e-6)
+    assert list(Evaluator(dict(type='FusionQualityMetric')).metrics[0]
+                .fusion_metrics) == list(FUSION_METRICS)
 
 
 def test_metric_errors_name_the_image(msrs_root):
@@ -462,8 +613,8 @@ def test_metric_errors_name_the_image(msrs_root):
     infrared_path = osp.join(msrs_root, 'train', 'ir', '00007N.png')
     evaluator = Evaluator(
         dict(type='FusionQualityMetric', fusion_metrics=['EN']))
-    no_fused = SegDataSample(metainfo=dict(img_path=visible_path,
-                                           thermal_path=infrared_path))
+    no_fused = SegDataSample(metainfo=dict(
+        img_path=visible_path, modality_paths=[infrared_path]))
     with pytest.raises(KeyError, match='00007N.png.*fused_image'):
         evaluator.process([no_fused], dict())
     resized = prediction(visible_path, infrared_path,

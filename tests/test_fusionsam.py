@@ -18,7 +18,7 @@ from mmengine.structures import PixelData
 import fusionsam_mmseg  # noqa: F401  (registers the components)
 from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
 from fusionsam_mmseg.datasets.mfnet import MFNetDataset
-from fusionsam_mmseg.models.segmentors.input_normalization import to_unit_range
+from fusionsam_mmseg.models.layers.image_space import to_unit_range
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -111,7 +111,7 @@ def test_fused_image_follows_padding_and_flip(tiny_model):
     tiny_model.eval()
     inputs = torch.randn(1, 4, 32, 40)
     with torch.no_grad():
-        fused = tiny_model.extract_feat(inputs)[2]
+        fused = tiny_model.extract_feat(inputs).fused_image
     meta = dict(padding_size=[0, 8, 0, 4], flip=True,
                 flip_direction='horizontal', ori_shape=(28, 32))
     restored = tiny_model._restore_geometry(fused, meta)
@@ -138,6 +138,25 @@ def test_encoder_frozen_and_trainable_parts_get_gradients(tiny_model):
     neck_missing = [n for n, p in model.neck.named_parameters()
                     if p.grad is None]
     assert not neck_missing
+
+
+def test_the_fusion_losses_read_the_neck_output_by_name():
+    """A neck without fusion mask needs loss_fusion_mask=None; a model
+    without a fusion neck is refused, naming what is expected."""
+    inputs, labels = _batch(2, 48, 64)
+    cfg = _model_cfg()
+    cfg.neck = dict(type='ConcatFusion', in_channels=32, embed_dims=32,
+                    out_channels=32, image_channels=8, with_mask_logits=False)
+    cfg.decode_head.update(num_points=0, use_box=False, use_mask_prompt=False)
+    model = MODELS.build(cfg)
+    with pytest.raises(ValueError, match='loss_fusion_mask=None'):
+        model.loss(inputs, _samples(labels))
+    model.loss_fusion_mask = None
+    losses = model.loss(inputs, _samples(labels))
+    assert 'loss_fusion_mask' not in losses and 'loss_fusion_image' in losses
+    cfg.neck = None
+    with pytest.raises(TypeError, match='FusionNeckOutput.*no neck'):
+        MODELS.build(cfg).loss(inputs, _samples(labels))
 
 
 def test_modality_channels_mismatch_is_reported(tiny_model):

@@ -1,4 +1,5 @@
-"""RGBTSegInferencer and the demo scripts on the tiny FusionSAM demo model.
+"""MultiModalSegInferencer and the demo scripts on the tiny FusionSAM demo
+model.
 
 Input handling and input errors use a randomly initialised model; outputs on
 the real MSRS pairs, checkpoint checks and the command-line tools use a
@@ -16,8 +17,9 @@ import torch
 from mmengine.config import Config
 
 from conftest import run_tool
-from fusionsam_mmseg.apis import RGBTSegInferencer, stack_arrays
-from fusionsam_mmseg.datasets.transforms import LoadRGBTImageFromFile
+from in_process import run_script
+from fusionsam_mmseg.apis import MultiModalSegInferencer, stack_arrays
+from fusionsam_mmseg.datasets.transforms import LoadMultiModalImageFromFile
 
 CONFIG = 'configs/fusionsam_tiny_demo.py'
 NUM_CLASSES = 9
@@ -59,9 +61,10 @@ def _write_pair(folder, stem: str, size=(60, 80), thermal_size=None):
 
 
 @pytest.fixture(scope='module')
-def untrained_inferencer(repo_root) -> RGBTSegInferencer:
+def untrained_inferencer(repo_root) -> MultiModalSegInferencer:
     with pytest.warns(UserWarning, match='randomly initialised'):
-        return RGBTSegInferencer(_resized_config(repo_root), device='cpu')
+        return MultiModalSegInferencer(
+            _resized_config(repo_root), device='cpu')
 
 
 @pytest.fixture(scope='module')
@@ -78,8 +81,8 @@ def checkpoint(mfnet_demo_root, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='module')
-def inferencer(repo_root, checkpoint) -> RGBTSegInferencer:
-    return RGBTSegInferencer(
+def inferencer(repo_root, checkpoint) -> MultiModalSegInferencer:
+    return MultiModalSegInferencer(
         _resized_config(repo_root), weights=checkpoint, device='cpu')
 
 
@@ -138,8 +141,8 @@ def test_bgr_arrays_are_stacked_like_the_loader(tmp_path):
     visible_path, thermal_path = _write_pair(tmp_path, 'bgr')
     visible_bgr = cv2.imread(visible_path, cv2.IMREAD_COLOR)
     thermal = cv2.imread(thermal_path, cv2.IMREAD_UNCHANGED)
-    loaded = LoadRGBTImageFromFile()(dict(
-        img_path=visible_path, thermal_path=thermal_path))['img']
+    loaded = LoadMultiModalImageFromFile()(dict(
+        img_path=visible_path, modality_paths=[thermal_path]))['img']
     np.testing.assert_array_equal(
         stack_arrays(visible_bgr, thermal, 1, visible_order='bgr'), loaded)
     np.testing.assert_array_equal(
@@ -191,8 +194,9 @@ def test_unmatched_folder_stems_are_listed(untrained_inferencer, tmp_path):
     with pytest.raises(ValueError) as error:
         untrained_inferencer((str(tmp_path / 'vi'), str(tmp_path / 'ir')))
     message = str(error.value)
-    assert 'without a thermal image: b, c' in message
-    assert 'without a visible image: d' in message
+    assert f'no thermal file in {tmp_path / "ir"} for 2 sample(s): b, c' in \
+        message
+    assert f'no rgb file in {tmp_path / "vi"} for 1 sample(s): d' in message
 
 
 @pytest.mark.slow
@@ -204,7 +208,7 @@ def test_checkpoint_with_other_classes_is_an_error(repo_root, checkpoint,
     other = str(tmp_path / 'other_classes.pth')
     torch.save(state, other)
     with pytest.raises(ValueError, match='trained on 9 classes') as error:
-        RGBTSegInferencer(
+        MultiModalSegInferencer(
             osp.join(repo_root, CONFIG), weights=other, device='cpu')
     assert 'class_0' in str(error.value) and 'unlabeled' in str(error.value)
 
@@ -215,7 +219,7 @@ def test_checkpoint_that_does_not_fit_the_model_is_an_error(
     cfg = Config.fromfile(osp.join(repo_root, CONFIG))
     cfg.model.decode_head.num_classes = NUM_CLASSES + 2
     with pytest.raises(ValueError, match='does not fit the model'):
-        RGBTSegInferencer(cfg, weights=checkpoint, device='cpu')
+        MultiModalSegInferencer(cfg, weights=checkpoint, device='cpu')
 
 
 @pytest.mark.slow
@@ -263,3 +267,194 @@ def test_tools_test_show_dir_writes_rgbt_panels(checkpoint, mfnet_demo_root,
     thermal_tile = panel[height // 2:height, width:2 * width]
     np.testing.assert_array_equal(
         thermal_tile, np.repeat(stacked[height // 2:, :, 3:], 3, 2))
+
+
+# ---- any modality set: DELIVER RGB-D-E-L (MemorySAM), MCubeS (.npy) --------
+MEMORYSAM_CONFIG = 'configs/memorysam/memorysam_tiny_demo.py'
+MCUBES_CONFIG = 'configs/memorysam/memorysam_hiera_bplus_mcubes_radn.py'
+DELIVER_FOLDERS = dict(rgb='img', depth='hha', event='event', lidar='lidar')
+MCUBES_WIDTH = 64  # mcubes_demo_root: 48 x (192 + 64), 192 columns cropped
+
+
+def _deliver_sample(root: str, split: str = 'test', index: int = 0) -> dict:
+    """{modality: path} of one DELIVER-layout sample."""
+    rgb = sorted(glob.glob(osp.join(root, 'img', '*', split, '*',
+                                    '*_rgb_front.png')))[index]
+    return {
+        name: rgb.replace(f'{osp.sep}img{osp.sep}',
+                          f'{osp.sep}{folder}{osp.sep}').replace(
+                              '_rgb_', f'_{name}_')
+        for name, folder in DELIVER_FOLDERS.items()
+    }
+
+
+def _read_rgb(path: str) -> np.ndarray:
+    return np.ascontiguousarray(cv2.imread(path, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+@pytest.fixture(scope='module')
+def memorysam_inferencer(repo_root,
+                         memorysam_demo_checkpoint) -> MultiModalSegInferencer:
+    return MultiModalSegInferencer(
+        osp.join(repo_root, MEMORYSAM_CONFIG),
+        weights=memorysam_demo_checkpoint,
+        device='cpu')
+
+
+def test_four_modalities_as_dict_tuple_or_arrays(memorysam_inferencer,
+                                                 deliver_demo_root):
+    assert memorysam_inferencer.modality_names == tuple(DELIVER_FOLDERS)
+    sample = _deliver_sample(deliver_demo_root)
+    by_name = memorysam_inferencer(
+        dict(reversed(list(sample.items()))), return_logits=True,
+        return_vis=True)
+    arrays = {name: _read_rgb(path) for name, path in sample.items()}
+    for other in (tuple(sample.values()), arrays):
+        result = memorysam_inferencer(
+            other, return_logits=True, return_vis=True)
+        np.testing.assert_array_equal(result['logits'], by_name['logits'])
+        np.testing.assert_array_equal(result['visualization'],
+                                      by_name['visualization'])
+    assert by_name['names'] == osp.basename(sample['rgb'])[:-4]
+    height, width = arrays['rgb'].shape[:2]
+    assert by_name['predictions'].shape == (height, width)
+    panel = by_name['visualization']
+    # rgb | depth | event | lidar | prediction, legend strip below
+    assert panel.shape[1] == 5 * width and panel.shape[0] > height
+    for index, name in enumerate(DELIVER_FOLDERS):
+        np.testing.assert_array_equal(
+            panel[height // 2:height, index * width:(index + 1) * width],
+            arrays[name][height // 2:])
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda s: {k: v for k, v in s.items() if k != 'event'},
+     'missing event'),
+    (lambda s: dict(s, thermal=s['rgb']), 'unexpected thermal'),
+    (lambda s: {('evnt' if k == 'event' else k): v for k, v in s.items()},
+     'missing event; unexpected evnt'),
+])
+def test_missing_extra_or_misnamed_modality_names_the_expected_ones(
+        memorysam_inferencer, deliver_demo_root, change, message):
+    sample = _deliver_sample(deliver_demo_root)
+    with pytest.raises(KeyError) as error:
+        memorysam_inferencer(change(sample))
+    assert message in str(error.value)
+    assert 'expects one entry per modality: rgb, depth, event, lidar' in str(
+        error.value)
+    with pytest.raises(ValueError, match='rgb, depth, event, lidar'):
+        memorysam_inferencer(tuple(sample.values())[:3])
+
+
+def test_modality_of_another_size_names_the_files(memorysam_inferencer,
+                                                  deliver_demo_root,
+                                                  tmp_path):
+    sample = _deliver_sample(deliver_demo_root)
+    small = str(tmp_path / 'small_lidar.png')
+    cv2.imwrite(small, np.zeros((30, 40, 3), np.uint8))
+    with pytest.raises(ValueError, match='same size') as error:
+        memorysam_inferencer(dict(sample, lidar=small))
+    assert small in str(error.value) and sample['rgb'] in str(error.value)
+
+
+def test_folder_demo_pairs_four_modality_folders(memorysam_demo_checkpoint,
+                                                 deliver_demo_root, tmp_path,
+                                                 capsys):
+    """Acceptance: DELIVER folders (<id>_<modality>_front.png) through
+    demo/folder_demo.py, one --modality-dir per modality."""
+    sample = _deliver_sample(deliver_demo_root, 'train', 0)
+    out_dir = tmp_path / 'out'
+    run_script('demo/folder_demo.py', [
+        MEMORYSAM_CONFIG, memorysam_demo_checkpoint, '--out-dir',
+        str(out_dir), '--device', 'cpu'
+    ] + [
+        f'--modality-dir={name}={osp.dirname(path)}'
+        for name, path in sample.items()
+    ])
+    assert 'wrote 1 results' in capsys.readouterr().out
+    stem = osp.basename(sample['rgb'])[:-4]
+    label = cv2.imread(str(out_dir / 'pred' / f'{stem}.png'),
+                       cv2.IMREAD_UNCHANGED)
+    height, width = _read_rgb(sample['rgb']).shape[:2]
+    assert label.shape == (height, width) and label.max() < 25
+    panel = mmcv.imread(str(out_dir / 'vis' / f'{stem}.png'))
+    assert panel.shape[1] == 5 * width
+    lidar_tile = panel[height // 2:height, 3 * width:4 * width, ::-1]
+    np.testing.assert_array_equal(lidar_tile,
+                                  _read_rgb(sample['lidar'])[height // 2:])
+
+
+def test_image_demo_takes_one_modality_option_each(memorysam_demo_checkpoint,
+                                                   deliver_demo_root,
+                                                   tmp_path, capsys):
+    sample = _deliver_sample(deliver_demo_root)
+    out_file = str(tmp_path / 'panel.png')
+    args = [MEMORYSAM_CONFIG, memorysam_demo_checkpoint, '--out-file',
+            out_file, '--device', 'cpu']
+    options = [f'--modality={name}={path}' for name, path in sample.items()]
+    run_script('demo/image_demo.py', args + options)
+    assert 'predicted classes' in capsys.readouterr().out
+    assert mmcv.imread(out_file).shape[1] == 5 * _read_rgb(
+        sample['rgb']).shape[1]
+    with pytest.raises(KeyError, match='missing lidar'):
+        run_script('demo/image_demo.py', args + options[:3])
+    with pytest.raises(ValueError, match='expected NAME=PATH'):
+        run_script('demo/image_demo.py', args + ['--modality=depth'])
+
+
+@pytest.fixture(scope='module')
+def mcubes_inferencer(repo_root, mcubes_demo_root) -> MultiModalSegInferencer:
+    """MemorySAM on MCubeS R-A-D-N (Hiera-T at 128 pixels, random)."""
+    cfg = Config.fromfile(osp.join(repo_root, MCUBES_CONFIG))
+    for part in ('backbone', 'decode_head'):
+        cfg.model[part].update(
+            checkpoint=None, sam2_config='sam2_hiera_t', image_size=128)
+    with pytest.warns(UserWarning, match='randomly initialised'):
+        return MultiModalSegInferencer(cfg, device='cpu')
+
+
+def _mcubes_sample(root: str) -> dict:
+    name = mmengine.list_from_file(
+        osp.join(root, 'list_folder', 'test.txt'))[0]
+    return dict(
+        rgb=osp.join(root, 'polL_color', f'{name}.png'),
+        aolp=[osp.join(root, f'polL_aolp_{part}', f'{name}.npy')
+              for part in ('sin', 'cos')],
+        dolp=osp.join(root, 'polL_dolp', f'{name}.npy'),
+        nir=osp.join(root, 'NIR_warped', f'{name}.png'))
+
+
+def test_mcubes_npy_files_and_arrays_agree(mcubes_inferencer,
+                                           mcubes_demo_root):
+    sample = _mcubes_sample(mcubes_demo_root)
+    from_files = mcubes_inferencer(
+        sample, return_logits=True, return_vis=True)
+    arrays = dict(
+        rgb=_read_rgb(sample['rgb']),
+        aolp=np.stack([np.load(path) for path in sample['aolp']], axis=2),
+        dolp=np.load(sample['dolp']),
+        nir=cv2.imread(sample['nir'], cv2.IMREAD_UNCHANGED))
+    from_arrays = mcubes_inferencer(arrays, return_logits=True)
+    np.testing.assert_allclose(
+        from_arrays['logits'], from_files['logits'], atol=1e-5)
+    height = arrays['rgb'].shape[0]
+    # CropMargins(left=192): predictions and panel tiles are the kept part.
+    assert from_files['predictions'].shape == (height, MCUBES_WIDTH)
+    panel = from_files['visualization']
+    assert panel.shape[1] == 5 * MCUBES_WIDTH  # rgb | aolp | dolp | nir | pred
+    dolp_tile = panel[height // 2:height, 2 * MCUBES_WIDTH:3 * MCUBES_WIDTH]
+    expected = np.round(arrays['dolp'][height // 2:, 192:] * 255)
+    np.testing.assert_array_equal(dolp_tile[..., 0], expected)
+
+
+def test_float_array_outside_its_value_range_is_an_error(
+        mcubes_inferencer, mcubes_demo_root):
+    sample = _mcubes_sample(mcubes_demo_root)
+    arrays = dict(
+        rgb=_read_rgb(sample['rgb']),
+        aolp=np.full((*_read_rgb(sample['rgb']).shape[:2], 2), 3.0,
+                     np.float32),
+        dolp=np.load(sample['dolp']),
+        nir=cv2.imread(sample['nir'], cv2.IMREAD_UNCHANGED))
+    with pytest.raises(ValueError, match=r'aolp array has values outside'):
+        mcubes_inferencer(arrays)

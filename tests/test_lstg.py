@@ -1,13 +1,17 @@
 """LSTG backbone and its vector quantizer."""
+import os.path as osp
+
 import pytest
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import VGG
+from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import fusionsam_mmseg  # noqa: F401  (registers the components)
+from conftest import REPO_ROOT
 from fusionsam_mmseg.models.backbones.lstg import LSTG
 from fusionsam_mmseg.models.losses import VQLoss
 from fusionsam_mmseg.models.layers import VectorQuantizer
@@ -137,6 +141,66 @@ def test_without_quantization_tokens_are_continuous_latents():
     assert not hasattr(lstg, 'quantizers')
     assert 'loss_vq' not in losses and 'loss_recon' in losses
     assert tokens[0].shape == (1, 16, 4, 4)
+
+
+def _codebook_rows(tokens: torch.Tensor, codebook: torch.Tensor
+                   ) -> torch.Tensor:
+    """(N,) bool: which token vectors of (B, D, h, w) are codebook rows."""
+    vectors = tokens.permute(0, 2, 3, 1).reshape(-1, codebook.shape[1])
+    distances = torch.cdist(vectors, codebook,
+                            compute_mode='donot_use_mm_for_euclid_dist')
+    return distances.min(dim=1).values < 1e-5
+
+
+def test_shared_codebook_quantizes_every_modality_to_its_rows():
+    torch.manual_seed(0)
+    inputs = smooth_images(2, 4, 16)
+    # Learned codebooks: their rows stay encoder vectors after the first
+    # training batch initialises them (an EMA update would average them).
+    learned = dict(quantizer_cfg=dict(use_ema=False))
+    shared = tiny_lstg(share_codebook=True, modality_names=('rgb', 'ir'),
+                       **learned)
+    separate = tiny_lstg(**learned)
+    losses = [lstg.train().loss(inputs)[1]  # initialises the codebooks
+              for lstg in (shared, separate)]
+    assert {'perplexity_rgb', 'perplexity_ir', 'code_usage_ir'} <= set(
+        losses[0])
+    assert len(shared.quantizers) == 1 and len(separate.quantizers) == 2
+    # The first training batch filled the one codebook from both modalities.
+    latents = [shared._encode(i, x)
+               for i, x in enumerate(shared.split_modalities(inputs))]
+    codebook = shared.quantizers[0].codebook
+    assert all(_codebook_rows(latent, codebook).any() for latent in latents)
+    shared.eval(), separate.eval()
+    with torch.no_grad():
+        rgb, thermal = shared(inputs)
+        assert _codebook_rows(rgb, codebook).all()
+        assert _codebook_rows(thermal, codebook).all()
+        # Per-modality codebooks: thermal tokens are rows of their own.
+        _, thermal = separate(inputs)
+        assert _codebook_rows(thermal, separate.quantizers[1].codebook).all()
+        assert not _codebook_rows(thermal,
+                                  separate.quantizers[0].codebook).any()
+
+
+def test_shared_codebook_from_the_vitb_config_is_one_vector_quantizer():
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'fusionsam_vitb_mfnet.py'))
+    default = MODELS.build(cfg.model.backbone)
+    cfg.merge_from_dict({'model.backbone.share_codebook': True})
+    shared = MODELS.build(cfg.model.backbone)
+    for backbone, expected in ((default, 2), (shared, 1)):
+        assert sum(isinstance(m, VectorQuantizer)
+                   for m in backbone.modules()) == expected
+
+
+def test_shared_codebook_needs_quantization_and_one_latent_shape():
+    with pytest.raises(ValueError, match='share_codebook=True needs'):
+        tiny_lstg(share_codebook=True, quantize=False)
+    quantizer = VectorQuantizer(num_codes=8, embed_dims=4)
+    with pytest.raises(ValueError, match='latent maps of one shape'):
+        quantizer.quantize_jointly(
+            [torch.randn(1, 4, 3, 3), torch.randn(1, 4, 3, 2)])
 
 
 def test_freeze_makes_a_fixed_tokenizer():

@@ -6,6 +6,7 @@ import re
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.runner import Runner
 from mmengine.structures import PixelData
 from mmseg.registry import METRICS, MODELS
 from mmseg.structures import SegDataSample
@@ -15,6 +16,15 @@ from conftest import run_tool
 from fusionsam_mmseg.evaluation.metrics.reconstruction_metric import psnr, ssim
 
 CONFIG = 'configs/lstg/lstg_vqgan_mfnet.py'
+DEMO_CONFIG = 'configs/lstg/lstg_vqgan_mfnet_demo.py'
+TINY_FUSIONSAM = 'configs/fusionsam_tiny_demo.py'
+# Paper stage 1 -> the paper config that starts from its checkpoint.
+TWO_STAGES = (
+    ('configs/lstg/lstg_vqgan_perceptual_mfnet.py',
+     'configs/fusionsam_vith_mfnet.py'),
+    ('configs/lstg/lstg_vqgan_perceptual_fmb.py',
+     'configs/fusionsam_vith_fmb.py'),
+)
 TINY_BACKBONE = dict(
     type='LSTG',
     modality_channels=(3, 1),
@@ -173,3 +183,74 @@ def test_stage1_resumes_and_its_checkpoint_loads_into_lstg(stage1_run):
     assert torch.equal(lstg.stems[1].weight, state['backbone.stems.1.weight'])
     assert torch.equal(lstg.quantizers[0].codebook,
                        state['backbone.quantizers.0.codebook'])
+
+
+@pytest.mark.parametrize('stage1, stage2', TWO_STAGES)
+def test_both_stages_train_the_same_lstg_the_same_way(repo_root, stage1,
+                                                      stage2):
+    """Same LSTG (so a stage-1 checkpoint loads strictly), same adversarial
+    start, perceptual weight and discriminator optimizer in both stages;
+    the paper config names its stage-1 file as `lstg_checkpoint`."""
+    first = Config.fromfile(osp.join(repo_root, stage1))
+    second = Config.fromfile(osp.join(repo_root, stage2))
+    assert first.model.backbone == second.model.backbone
+    assert second.model.backbone.loss_adv.start_iter == \
+        second.adversarial_start_iter == 10000
+    assert second.model.backbone.loss_perceptual.loss_weight == \
+        second.perceptual_loss_weight == 1.0
+    for cfg in (first, second):
+        assert cfg.optim_wrapper.paramwise_cfg.custom_keys[
+            'loss_adv.discriminator'] == dict(betas=(0.5, 0.9),
+                                              decay_mult=0.0)
+    stem = osp.splitext(osp.basename(stage1))[0]
+    assert second.lstg_checkpoint == f'checkpoints/lstg/{stem}.pth'
+    assert second.model.part_checkpoints == dict(
+        backbone=second.lstg_checkpoint)
+
+
+def test_stage1_checkpoint_starts_fusionsam(mfnet_demo_root, tmp_path,
+                                            repo_root):
+    """Stage 1 (the demo VQ-GAN config, two iterations), then a tiny
+    FusionSAM with that LSTG whose `part_checkpoints.backbone` (what
+    `lstg_checkpoint` sets) is the stage-1 checkpoint: every LSTG tensor
+    arrives."""
+    stage1 = Config.fromfile(osp.join(repo_root, DEMO_CONFIG))
+    stage1.merge_from_dict({
+        'work_dir': str(tmp_path / 'stage1'),
+        # in-process: a visualizer of its own, not the global 'visualizer'
+        'visualizer.name': f'lstg_stage1_{tmp_path.name}',
+        'train_dataloader.dataset.data_root': mfnet_demo_root,
+        'train_dataloader.batch_size': 2,
+        'model.backbone.loss_adv.start_iter': 0,
+        'train_cfg.max_iters': 2,
+        'default_hooks.checkpoint.interval': 2,
+        'default_hooks.checkpoint.save_best': None,
+    })
+    for loop in ('val', 'test'):
+        stage1[f'{loop}_dataloader'] = stage1[f'{loop}_cfg'] = \
+            stage1[f'{loop}_evaluator'] = None
+    Runner.from_cfg(stage1).train()
+    checkpoint = str(tmp_path / 'stage1' / 'iter_2.pth')
+    state = torch.load(checkpoint, map_location='cpu',
+                       weights_only=False)['state_dict']
+
+    stage2 = Config.fromfile(osp.join(repo_root, TINY_FUSIONSAM))
+    lstg = stage1.model.backbone
+    stage2.model.backbone = lstg
+    stage2.model.neck.update(in_channels=lstg.embed_dims,
+                             embed_dims=lstg.embed_dims,
+                             out_channels=lstg.embed_dims)
+    stage2.model.decode_head.in_channels = lstg.embed_dims
+    stage2.model.part_checkpoints = dict(backbone=checkpoint)
+    model = MODELS.build(stage2.model)
+    lstg_state = {key[len('backbone.'):]: value
+                  for key, value in state.items()
+                  if key.startswith('backbone.')}
+    assert not torch.equal(model.backbone.stems[0].weight,
+                           lstg_state['stems.0.weight'])
+    model.init_weights()
+    loaded = model.backbone.state_dict()
+    assert loaded.keys() == lstg_state.keys()
+    for key, value in lstg_state.items():
+        assert torch.equal(loaded[key], value), key
+    assert any('loss_adv.discriminator' in key for key in loaded)

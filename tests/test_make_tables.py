@@ -15,7 +15,8 @@ from conftest import REPO_ROOT
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'make_tables.py')
 DEMO_CONFIG = 'configs/fusionsam_tiny_demo.py'
 
-# DESIGN.md §4, pasted as text (independent of published.py).
+# The papers' tables as the design notes transcribe them, pasted as text
+# (independent of published.py).
 MFNET_PUBLISHED = """\
 EGFNet 97.7 87.6 69.8 58.8 42.8 33.8 7.3 48.3 47.1 54.8
 SegMiF 98.1 87.8 71.4 63.2 47.5 31.1 0.0 48.9 50.3 56.1
@@ -102,6 +103,9 @@ def test_mfnet_table_published_rows_and_ours(make_tables, tmp_path):
     assert 'FusionSAM (this run) & 97.1 & 80.5' in tex
     png = (out / 'mfnet_iou.png').read_bytes()
     assert png.startswith(b'\x89PNG') and len(png) > 5000
+    # The paper's margin over the next best method beside ours.
+    assert ('- mIoU over the next best published method, MRFS (59.1): the '
+            "paper's FusionSAM +3.9, FusionSAM (this run) -10.5.") in text
 
 
 def test_fmb_columns_map_to_dataset_classes(make_tables, tmp_path):
@@ -121,6 +125,31 @@ def test_fmb_columns_map_to_dataset_classes(make_tables, tmp_path):
     assert _row(text, 'FusionSAM (this run)') == (
         '| FusionSAM (this run) | ' +
         ' | '.join(f'{value:.1f}' for value in expected) + ' |')
+    assert ('- mIoU over the next best published method, MRFS (61.2): the '
+            "paper's FusionSAM +0.6, FusionSAM (this run) -44.2.") in text
+    assert ('- Class convention: the mIoU of FusionSAM (this run) averages '
+            '15 classes (`unlabeled` counted); the published rows are read '
+            'as 15-class numbers (`unlabeled` counted).\n') in text
+    with open(out / 'fmb.csv', newline='', encoding='utf-8') as file:
+        rows = list(csv.DictReader(file))
+    assert [row['Classes in mIoU'] for row in rows] == ['15'] * 9
+    assert rows[-1]['Source'] == results
+
+
+def test_fmb_table_states_a_14_class_run(make_tables, tmp_path):
+    """count_unlabeled=False: the json has no IoU.unlabeled."""
+    results = _write_json(tmp_path / 'fmb14.json', FMB_CLASSES[1:],
+                          [40.0] * 14, 40.0)
+    out = tmp_path / 'tables'
+    assert make_tables.main(['--fmb', results, '--out', str(out),
+                             '--no-plot']) == 0
+    text = (out / 'fmb.md').read_text()
+    assert ('averages 14 classes (`unlabeled` ignored); the published rows '
+            'are read as 15-class numbers (`unlabeled` counted). The mIoU '
+            'column compares two conventions.') in text
+    with open(out / 'fmb.csv', newline='', encoding='utf-8') as file:
+        rows = list(csv.DictReader(file))
+    assert [row['Classes in mIoU'] for row in rows] == ['15'] * 8 + ['14']
 
 
 def test_sam_ablation_and_day_night_cells(make_tables, tmp_path):
@@ -144,6 +173,8 @@ def test_sam_ablation_and_day_night_cells(make_tables, tmp_path):
     assert _row(ablation, 'concat instead of FMP') == (
         '| concat instead of FMP | 47.3 | — | 57.6 | 55.5 |')
     assert _row(ablation, 'w/o LSTG') == '| w/o LSTG | 35.6 | — | 41.4 | — |'
+    assert ('- mIoU change from full FusionSAM, FMB: w/o LSTG paper -20.4, '
+            'repro —; concat instead of FMP paper -4.2, repro —.') in ablation
     day_night = (out / 'mfnet_day_night.md').read_text()
     assert _row(day_night, 'repro (night)').endswith('| 40.0 | 40.0 |')
     assert '| repro (day) |' not in day_night
@@ -174,28 +205,71 @@ def test_missing_and_unsuitable_inputs_are_reported(make_tables, tmp_path,
     assert not list(tmp_path.glob('*.md'))
 
 
-def test_scalar_log_and_timestamp_folder_accepted(make_tables, tmp_path):
-    """vis_data/scalars.json (json lines) and the tools/test.py folder."""
+def test_ablation_drops_beside_the_papers(make_tables, tmp_path):
+    def results(name, miou):
+        return _write_json(tmp_path / f'{name}.json', MFNET_CLASSES,
+                           [miou] * 9, miou)
+
+    out = tmp_path / 'tables'
+    assert make_tables.main([
+        '--mfnet', results('full', 50.0), '--ablation-no-lstg-mfnet',
+        results('no_lstg', 41.25), '--out', str(out), '--no-plot'
+    ]) == 0
+    ablation = (out / 'ablation.md').read_text()
+    assert ('- mIoU change from full FusionSAM, MFNet: w/o LSTG paper -27.4, '
+            'this run -8.8; concat instead of FMP paper -15.7, this run —.'
+            ) in ablation
+
+
+def _timestamp_folder(tmp_path, record, test_set):
+    """What tools/test.py writes: <ts>/<ts>.json and the run's config in
+    <ts>/vis_data/config.py (here only its test set)."""
+    folder = tmp_path / '20240101_000000'
+    (folder / 'vis_data').mkdir(parents=True)
+    (folder / '20240101_000000.json').write_text(json.dumps(record))
+    (folder / 'vis_data' / 'config.py').write_text(
+        f'test_dataloader = dict(dataset=dict({test_set}))\n')
+    return folder
+
+
+def test_validation_results_are_refused(make_tables, tmp_path, capsys):
+    """A training run's scalar log, val/ keys or a test on a validation
+    split: refused, naming the file; the tools/test.py folder of a test-split
+    run is accepted."""
     with open(_write_json(tmp_path / 'x.json', MFNET_CLASSES, [50.0] * 9,
                           50.0)) as file:
         record = json.load(file)
+    out = str(tmp_path / 'tables')
+
+    def error_of(*argv):
+        assert make_tables.main([*argv, '--out', out]) == 2
+        return capsys.readouterr().err
+
     scalars = tmp_path / 'scalars.json'
-    later = dict(record, mIoU=51.0)
     scalars.write_text('\n'.join(json.dumps(r) for r in (
-        dict(loss=1.0, iter=1), record, dict(loss=0.5, iter=2), later)))
-    folder = tmp_path / '20240101_000000'
-    folder.mkdir()
-    (folder / '20240101_000000.json').write_text(json.dumps(record))
-    out = tmp_path / 'tables'
-    assert make_tables.main(['--mfnet', str(scalars), '--sam-fmb',
-                             str(folder), '--out', str(out),
-                             '--no-plot']) == 0
-    assert _row((out / 'mfnet.md').read_text(),
-                'FusionSAM (this run)').endswith('| 51.0 |')
-    sam = (out / 'sam_on_fused.md').read_text()
+        dict(loss=1.0, iter=1), record, dict(loss=0.5, iter=2))))
+    message = error_of('--mfnet', str(scalars))
+    assert f'{scalars} (given to --mfnet) is a json-lines scalar log' in \
+        message and 'validation split' in message
+    val_keys = tmp_path / 'val_keys.json'
+    val_keys.write_text(json.dumps(
+        {f'val/{key}': value for key, value in record.items()}))
+    message = error_of('--mfnet', str(val_keys))
+    assert f'{val_keys} (given to --mfnet) holds validation metrics' in \
+        message
+    folder = _timestamp_folder(tmp_path, record,
+                               "type='MFNetDataset', ann_file='val.txt'")
+    message = error_of('--sam-mfnet', str(folder))
+    assert (f"(given to --sam-mfnet) was written by a test on a validation "
+            f"split ({folder / 'vis_data' / 'config.py'}: "
+            "test_dataloader.dataset.ann_file='val.txt')") in message
+    assert not (tmp_path / 'tables').exists()
+
+    (folder / 'vis_data' / 'config.py').write_text(
+        "test_dataloader = dict(dataset=dict(ann_file='test.txt'))\n")
+    assert make_tables.main(['--sam-fmb', str(folder), '--out', out]) == 0
+    sam = (tmp_path / 'tables' / 'sam_on_fused.md').read_text()
     assert _row(sam, 'SAM') == '| SAM | 32.7 | — | 34.6 | 50.0 |'
-    assert _row(sam, 'FusionSAM') == '| FusionSAM | 63.0 | 51.0 | 61.8 | — |'
-    assert not (out / 'mfnet_iou.png').exists()
 
 
 def test_tools_test_json_feeds_the_table(mfnet_demo_root, tmp_path,
@@ -219,12 +293,18 @@ def test_tools_test_json_feeds_the_table(mfnet_demo_root, tmp_path,
     monkeypatch.setattr(sys, 'argv', [
         'tools/test.py', DEMO_CONFIG, str(checkpoint), '--work-dir',
         str(work_dir), '--cfg-options',
-        f'test_dataloader.dataset.data_root={mfnet_demo_root}'
+        f'test_dataloader.dataset.data_root={mfnet_demo_root}',
+        # a visualizer of its own: an earlier in-process run's would keep
+        # writing into that run's vis_data/
+        f'visualizer.name=make_tables_{tmp_path.name}'
     ])
     runpy.run_path(osp.join(REPO_ROOT, 'tools', 'test.py'),
                    run_name='__main__')
     results = glob.glob(str(work_dir / '*' / '*.json'))
     assert len(results) == 1
+    # The run's config, which make_tables.py reads for its test split.
+    assert osp.isfile(
+        osp.join(osp.dirname(results[0]), 'vis_data', 'config.py'))
     metrics = json.loads(open(results[0]).read())
     assert {f'IoU.{name}' for name in MFNET_CLASSES} <= set(metrics)
 
@@ -238,16 +318,18 @@ def test_tools_test_json_feeds_the_table(mfnet_demo_root, tmp_path,
     assert (out / 'mfnet_iou.png').is_file()
 
 
-# DESIGN.md §2, pasted as text (independent of published.py).
+# The design notes' transcription and CMNeXt's model zoo (README.md of
+# jamycheung/DELIVER),
+# pasted as text (independent of published.py).
 DELIVER_PUBLISHED = """\
 CMNeXt-B2 57.20 63.58 64.44 66.30
 MemorySAM_(Hiera-B+) 53.22 63.48 62.42 65.38"""
 MCUBES_PUBLISHED = """\
 MemorySAM_(Hiera-B+) 51.20 52.20 52.88
-CMNeXt — — 36.16"""
+CMNeXt-B2 48.42 49.48 51.54"""
 
 
-def test_deliver_and_mcubes_tables(make_tables, tmp_path):
+def test_deliver_and_mcubes_tables(make_tables, tmp_path, capsys):
     def results(name, miou):
         return _write_json(tmp_path / f'{name}.json', ['Road'], [miou], miou)
 
@@ -261,17 +343,57 @@ def test_deliver_and_mcubes_tables(make_tables, tmp_path):
     assert '| Method | RGB | RGB-D | RGB-D-E | RGB-D-E-L |' in deliver
     for row in _markdown_rows(DELIVER_PUBLISHED):
         assert row in deliver
-    assert _row(deliver, 'repro') == '| repro | 40.13 | — | — | 51.50 |'
+    assert _row(deliver, 'repro (test)') == \
+        '| repro (test) | 40.13 | — | — | 51.50 |'
     assert 'MemorySAM paper' in deliver
+    assert 'CMNeXt-B2: val split' in deliver
+    assert 'MemorySAM (Hiera-B+): val split' in deliver
+    assert 'best epoch of 200 on val (RGB-D: epoch 154)' in deliver
     assert 'RGB-D: no --deliver-rgbd given.' in deliver
     mcubes = (out / 'mcubes.md').read_text()
     assert '| Method | R-A | R-A-D | R-A-D-N |' in mcubes
     for row in _markdown_rows(MCUBES_PUBLISHED):
         assert row in mcubes
-    assert _row(mcubes, 'repro') == '| repro | — | — | 12.34 |'
+    assert _row(mcubes, 'repro (test)') == \
+        '| repro (test) | — | — | 12.34 |'
     with open(out / 'mcubes.csv', newline='', encoding='utf-8') as file:
         rows = list(csv.DictReader(file))
-    assert rows[1]['R-A'] == '—' and rows[1]['R-A-D-N'] == '36.16'
+    assert rows[1]['R-A'] == '48.42' and rows[1]['R-A-D-N'] == '51.54'
+    splits = [row['Split; epoch selection'] for row in rows]
+    assert splits[0].startswith('list_folder/test.txt') and \
+        'best epoch on it: 259 / 326 / 453 of 500' in splits[0]
+    assert 'among epochs 401-500' in splits[1]
+    assert splits[2].startswith('test split')
     assert rows[-1]['R-A-D-N'] == '12.34' and rows[-1]['Source'].endswith(
         'radn.json')
     assert not (out / 'mfnet.md').exists()
+
+    with pytest.raises(SystemExit):
+        make_tables.parse_args(['--help'])
+    help_text = ' '.join(capsys.readouterr().out.split())
+    assert ('CMNeXt-B2: list_folder/test.txt (the loader\'s "val" reads it), '
+            'best epoch on it among epochs 401-500') in help_text
+    assert 'MemorySAM (Hiera-B+): val split' in help_text
+    assert ('EGFNet, SegMiF, EAEFNet, LASNet, SFAF-MA, ECFNet, MRFS, '
+            'FusionSAM (paper): test split') in help_text
+
+
+SEGMENTATION_TABLES = ('mfnet', 'fmb', 'sam_on_fused', 'ablation', 'deliver',
+                       'mcubes')
+
+
+def test_help_gives_every_published_row_its_split_and_selection(
+        make_tables, capsys):
+    """--help lists each published row of the segmentation tables with the
+    split and epoch selection that published.py records for it."""
+    from fusionsam_mmseg.evaluation.published import PUBLISHED_TABLES
+    with pytest.raises(SystemExit):
+        make_tables.parse_args(['--help'])
+    entries = ' '.join(capsys.readouterr().out.split()).split(' - ')
+    for name in SEGMENTATION_TABLES:
+        table = PUBLISHED_TABLES[name]
+        for method in table.rows:
+            protocol = table.row_protocol(method)
+            assert any(method in entry.split(': ')[0].split(', ')
+                       and f': {protocol} (source: ' in entry
+                       for entry in entries), (name, method, protocol)

@@ -113,8 +113,8 @@ def random_sam2(overrides=TINY_OVERRIDES, seed=1):
 def test_lora_linear_starts_as_the_frozen_layer_and_adapts_q_and_v_only():
     torch.manual_seed(0)
     qkv = nn.Linear(8, 24)
-    lora = LoRALinear.from_linear(qkv, dict(q=(0, 8), v=(16, 24)), rank=2,
-                                  alpha=4.0)
+    lora = LoRALinear.from_linear(qkv, parts=dict(q=(0, 8), v=(16, 24)),
+                                  rank=2, alpha=4.0)
     assert lora.weight is qkv.weight and lora.bias is qkv.bias
     assert sorted(lora.state_dict()) == [
         'bias', 'lora_a.q', 'lora_a.v', 'lora_b.q', 'lora_b.v', 'weight']
@@ -275,7 +275,7 @@ def test_head_logs_what_trains(log_output):
 # ---- prototype loss ---------------------------------------------------------
 def test_prototypes_update_and_compare_present_classes_only():
     loss_fn = PrototypeMemoryLoss(num_classes=4, feature_channels=2,
-                                  momentum=0.8)
+                                  momentum=0.8, loss_weight=1.0)
     labels = torch.tensor([[[0, 0, 2, 2], [0, 255, 2, 2]]])  # (1, 2, 4)
     first = torch.tensor([[[1., 3., 5., 7.], [2., 9., 6., 8.]],
                           [[0., 1., 0., 1.], [1., 9., 1., 0.]]])[None]

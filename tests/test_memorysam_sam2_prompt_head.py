@@ -16,6 +16,7 @@ from sam2.build_sam import build_sam2
 
 from conftest import REPO_ROOT
 from fusionsam_mmseg.models.decode_heads import SAMPromptHead
+from fusionsam_mmseg.models.necks import FusionNeckOutput
 from fusionsam_mmseg.models.pretrained_file import RECORD_KEY
 from fusionsam_mmseg.models.sam import SAM2_CONFIGS, SAM2ImageEmbedding
 
@@ -38,11 +39,11 @@ def sam2_head(checkpoint=None, seed=0):
 
 def neck_outputs(batch=2, height=48, width=64):
     generator = torch.Generator().manual_seed(0)
-    return (torch.randn(batch, 16, height // 4, width // 4,
-                        generator=generator),
-            torch.randn(batch, 1, height // 4, width // 4,
-                        generator=generator) * 3,
-            torch.rand(batch, 3, height, width, generator=generator))
+    return FusionNeckOutput(
+        torch.randn(batch, 16, height // 4, width // 4, generator=generator),
+        torch.randn(batch, 1, height // 4, width // 4,
+                    generator=generator) * 3,
+        torch.rand(batch, 3, height, width, generator=generator))
 
 
 def official_sam2_file(path, seed=3) -> dict:

@@ -72,8 +72,8 @@ def test_deliver_rgbdel_config_trains_and_tests_on_25_classes(tmp_path):
         'model.backbone.sam2_config=sam2_hiera_t',
         'model.decode_head.sam2_config=sam2_hiera_t',
         'model.backbone.image_size=128', 'model.decode_head.image_size=128',
-        'train_dataloader.dataset.pipeline.2.scale=(160,120)',
-        'train_dataloader.dataset.pipeline.3.crop_size=(96,128)',
+        'train_dataloader.dataset.pipeline.5.scale=(640,160)',
+        'train_dataloader.dataset.pipeline.6.crop_size=(96,128)',
         'model.data_preprocessor.size=(96,128)', 'train_cfg.max_epochs=1'
     ] + [f'{loader}.{key}' for loader in LOADERS
          for key in ('num_workers=0', 'persistent_workers=False')]

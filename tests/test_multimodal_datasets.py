@@ -137,7 +137,7 @@ def test_deliver_void_and_label_channel(deliver_demo_root):
     """Raw 0 (void) becomes 255 and ids 1..25 become 0..24, from channel 0
     (R) of a semantic PNG whose other channels hold other values."""
     dataset = _build('deliver', 'train_dataloader', deliver_demo_root,
-                     pipeline=[dict(type='LoadRGBTImageFromFile'),
+                     pipeline=[dict(type='LoadMultiModalImageFromFile'),
                                dict(type='LoadCheckedAnnotations',
                                     label_channel=0)])
     assert len(dataset.metainfo['classes']) == 25
@@ -317,7 +317,7 @@ def test_npy_and_16_bit_png_are_scaled_to_0_255(tmp_path):
     nir16 = rng.integers(0, 65536, (5, 6), dtype=np.uint16)
     cv2.imwrite(str(tmp_path / 'nir.png'), nir16)
     load = TRANSFORMS.build(
-        dict(type='LoadRGBTImageFromFile',
+        dict(type='LoadMultiModalImageFromFile',
              npy_value_ranges=dict(aolp=(-1, 1))))
     results = load(dict(
         img_path=str(tmp_path / 'rgb.png'),
@@ -344,9 +344,9 @@ def test_grey_in_three_channels_and_opaque_alpha(tmp_path):
                                                        np.uint8)]))
     grey = rng.integers(0, 256, (4, 5), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / 'grey3.png'), np.dstack([grey] * 3))
-    load = TRANSFORMS.build(dict(type='LoadRGBTImageFromFile'))
+    load = TRANSFORMS.build(dict(type='LoadMultiModalImageFromFile'))
     image = load(dict(img_path=str(tmp_path / 'rgba.png'),
-                      thermal_path=str(tmp_path / 'grey3.png')))['img']
+                      modality_paths=[str(tmp_path / 'grey3.png')]))['img']
     assert image.dtype == np.uint8 and image.shape == (4, 5, 4)
     np.testing.assert_array_equal(image[..., :3], visible)
     np.testing.assert_array_equal(image[..., 3], grey)
@@ -354,7 +354,7 @@ def test_grey_in_three_channels_and_opaque_alpha(tmp_path):
     cv2.imwrite(str(tmp_path / 'colour.png'), colour)
     with pytest.raises(ValueError, match='has 3 channel.*expected 1'):
         load(dict(img_path=str(tmp_path / 'rgba.png'),
-                  thermal_path=str(tmp_path / 'colour.png')))
+                  modality_paths=[str(tmp_path / 'colour.png')]))
 
 
 @pytest.mark.parametrize('transform', [
@@ -366,7 +366,7 @@ def test_grey_in_three_channels_and_opaque_alpha(tmp_path):
 def test_four_modalities_move_together(deliver_demo_root, transform):
     """Stacked (12 channels) == each 3-channel group transformed alone."""
     dataset = DELIVERDataset(data_root=deliver_demo_root, split='train')
-    stacked = TRANSFORMS.build(dict(type='LoadRGBTImageFromFile'))(
+    stacked = TRANSFORMS.build(dict(type='LoadMultiModalImageFromFile'))(
         dataset.get_data_info(0))['img']
     outputs = []
     for image in [stacked] + [np.ascontiguousarray(stacked[..., i:i + 3])
@@ -383,11 +383,11 @@ def test_four_modalities_move_together(deliver_demo_root, transform):
 
 def test_photometric_distortion_touches_only_the_visible_group(
         deliver_demo_root, mcubes_demo_root):
-    distort = TRANSFORMS.build(dict(type='RGBTPhotoMetricDistortion'))
+    distort = TRANSFORMS.build(dict(type='MultiModalPhotoMetricDistortion'))
     for dataset in (DELIVERDataset(data_root=deliver_demo_root),
                     MCubeSDataset(data_root=mcubes_demo_root)):
         load = TRANSFORMS.build(
-            dict(type='LoadRGBTImageFromFile',
+            dict(type='LoadMultiModalImageFromFile',
                  npy_value_ranges=dict(aolp=(-1, 1), dolp=(0, 1))))
         results = load(dataset.get_data_info(0))
         original = results['img'].copy()
@@ -402,7 +402,7 @@ def test_photometric_distortion_touches_only_the_visible_group(
             changed |= not np.array_equal(out[..., :3], original[..., :3])
         assert changed
     with pytest.raises(ValueError, match='no thermal modality'):
-        TRANSFORMS.build(dict(type='RGBTPhotoMetricDistortion',
+        TRANSFORMS.build(dict(type='MultiModalPhotoMetricDistortion',
                               distort_thermal=True)).transform(
                                   dict(results, img=original.copy()))
 

@@ -48,6 +48,7 @@ def _options(data_root: str, sam_file: str) -> list:
         'train_cfg.max_epochs=1',
         f'model.decode_head.checkpoint={sam_file}',
         'model.backbone.loss_perceptual=None',
+        'model.part_checkpoints.backbone=None',  # no stage-1 LSTG here
         'model.neck.kv_pool_size=32',
     ]
 

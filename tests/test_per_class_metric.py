@@ -134,9 +134,9 @@ def test_fusion_quality_joins_the_iou_results_in_one_evaluator(
     evaluator.process([sample.to_dict()], dict())
     results = evaluator.evaluate(1)
     assert results['mIoU'] == 100.0
-    expected = fusion_quality(
-        cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY),
-        cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY),
-        bgrt[..., 3], metrics=['EN', 'MI'])
+    # the default convention ('ivif_zoo') reads images as PIL's grey
+    from PIL import Image
+    grey = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).convert('L'))
+    expected = fusion_quality(grey, grey, bgrt[..., 3], metrics=['EN', 'MI'])
     assert results['EN'] == pytest.approx(expected['EN'])
     assert results['MI'] == pytest.approx(expected['MI'])

@@ -7,13 +7,13 @@ import pytest
 from mmseg.registry import DATASETS, TRANSFORMS
 
 import fusionsam_mmseg  # noqa: F401
-from fusionsam_mmseg.datasets import (FMBDataset, LoadRGBTImageFromFile,
+from fusionsam_mmseg.datasets import (FMBDataset, LoadMultiModalImageFromFile,
                                       MFNetDataset)
 from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
 
 
 def _load(results: dict) -> dict:
-    return LoadRGBTImageFromFile().transform(results)
+    return LoadMultiModalImageFromFile().transform(results)
 
 
 def test_mfnet_split_and_metainfo(mfnet_demo_root):
@@ -62,7 +62,7 @@ def test_fmb_infrared_three_to_one_channel(fmb_demo_root):
     dataset = FMBDataset(data_root=fmb_demo_root, split='test', pipeline=[])
     assert len(dataset) == 3
     info = dataset.get_data_info(0)
-    infrared = cv2.imread(info['thermal_path'], cv2.IMREAD_UNCHANGED)
+    infrared = cv2.imread(info['modality_paths'][0], cv2.IMREAD_UNCHANGED)
     visible = cv2.imread(info['img_path'], cv2.IMREAD_COLOR)
     assert infrared.ndim == 3 and infrared.shape[2] == 3
     image = _load(dict(info))['img']
@@ -81,7 +81,7 @@ def test_fmb_fifteen_and_fourteen_class_conventions(fmb_demo_root):
     assert 'unlabeled' not in reduced.metainfo['classes']
     label_map = reduced.get_data_info(0)['label_map']
     assert label_map[0] == 255 and label_map[1] == 0 and label_map[14] == 13
-    pipeline = [dict(type='LoadRGBTImageFromFile'),
+    pipeline = [dict(type='LoadMultiModalImageFromFile'),
                 dict(type='LoadCheckedAnnotations')]
     info = dict(reduced.get_data_info(0))
     raw = cv2.imread(info['seg_map_path'], cv2.IMREAD_UNCHANGED)
@@ -109,7 +109,7 @@ def test_demo_data_has_single_modality_classes(mfnet_demo_root):
     visible_only = {k.label for k in MFNET_LOOKS if k.values[1] is None}
     assert thermal_only and visible_only
     dataset = MFNetDataset(data_root=mfnet_demo_root, ann_file='train.txt',
-                           pipeline=[dict(type='LoadRGBTImageFromFile'),
+                           pipeline=[dict(type='LoadMultiModalImageFromFile'),
                                      dict(type='LoadCheckedAnnotations')])
     gaps = {'visible': [], 'thermal': []}
     for index in range(len(dataset)):
@@ -168,7 +168,7 @@ def test_photometric_distortion_leaves_thermal_alone(mfnet_demo_root):
     results = _load(dict(img_path=osp.join(mfnet_demo_root, 'images',
                                            stem + '.png')))
     original = results['img'].copy()
-    distort = TRANSFORMS.build(dict(type='RGBTPhotoMetricDistortion'))
+    distort = TRANSFORMS.build(dict(type='MultiModalPhotoMetricDistortion'))
     changed = False
     for seed in range(6):
         np.random.seed(seed)
@@ -178,7 +178,7 @@ def test_photometric_distortion_leaves_thermal_alone(mfnet_demo_root):
         changed |= not np.array_equal(out[..., :3], original[..., :3])
     assert changed
     thermal_distort = TRANSFORMS.build(
-        dict(type='RGBTPhotoMetricDistortion', distort_thermal=True))
+        dict(type='MultiModalPhotoMetricDistortion', distort_thermal=True))
     thermal_changed = False
     for seed in range(6):
         np.random.seed(seed)
@@ -195,7 +195,7 @@ def test_real_msrs_pairs_load(msrs_root):
             visible_path = osp.join(visible_dir, name)
             infrared_path = osp.join(msrs_root, split, 'ir', name)
             results = _load(dict(img_path=visible_path,
-                                 thermal_path=infrared_path))
+                                 modality_paths=[infrared_path]))
             visible = cv2.imread(visible_path, cv2.IMREAD_COLOR)
             infrared = cv2.imread(infrared_path, cv2.IMREAD_UNCHANGED)
             assert results['img'].shape == (480, 640, 4)
@@ -209,8 +209,8 @@ def test_real_msrs_pairs_load(msrs_root):
 def test_datasets_registered():
     assert DATASETS.get('MFNetDataset') is MFNetDataset
     assert DATASETS.get('FMBDataset') is FMBDataset
-    for name in ('LoadRGBTImageFromFile', 'LoadCheckedAnnotations',
-                 'RGBTPhotoMetricDistortion'):
+    for name in ('LoadMultiModalImageFromFile', 'LoadCheckedAnnotations',
+                 'MultiModalPhotoMetricDistortion'):
         assert TRANSFORMS.get(name) is not None
 
 

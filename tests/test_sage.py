@@ -6,6 +6,7 @@ import os.path as osp
 import re
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -87,7 +88,7 @@ def test_teacher_features_match_the_students():
 
 def test_repository_attention_reprojects_the_kept_keys_and_values():
     torch.manual_seed(0)
-    attention = RepositoryAttention(8, num_heads=2)
+    attention = RepositoryAttention(channels=8, num_heads=2)
     x, keys, values = torch.randn(3, 1, 5, 8).unbind(0)
     out, (k, v) = attention(x, (keys, values))
     q = attention.to_q(x).view(1, 5, 2, 4).transpose(1, 2)
@@ -106,7 +107,8 @@ def test_repository_attention_reprojects_the_kept_keys_and_values():
 
 def test_persistent_transformer_reads_the_repository():
     torch.manual_seed(0)
-    transformer = PersistentTransformer(8, num_heads=2, head_channels=4)
+    transformer = PersistentTransformer(in_channels=8, num_heads=2,
+                                        head_channels=4)
     torch.nn.init.normal_(transformer.proj_out.weight)  # zero at init
     image, other_image, masks = torch.randn(3, 1, 8, 4, 6).unbind(0)
     _, repository = transformer(image)
@@ -258,11 +260,19 @@ def test_predict_attaches_the_students_fused_image_at_original_size():
     fused = out.fused_image.data
     assert fused.shape == (3, 30, 45)
     assert 0.0 <= fused.min() and fused.max() <= 1.0
-    student_y = sage(inputs, mode='tensor')[0, 0, :30, :45]
-    luminance = 0.299 * fused[0] + 0.587 * fused[1] + 0.114 * fused[2]
-    unclipped = (fused > 0).all(0) & (fused < 1).all(0)
-    assert torch.allclose(luminance[unclipped], student_y[unclipped],
-                          atol=1e-4)
+    # the authors' protocol: the student's Y with the visible image's
+    # OpenCV Cr, Cb, back to RGB with their YCrCb2RGB coefficients
+    with torch.no_grad():
+        student_y = sage.fuse(sage.sources(inputs, False))[0][0, 0, :30, :45]
+    visible = torch.round(inputs[0, :3, :30, :45]).permute(1, 2, 0)
+    ycrcb = cv2.cvtColor(visible.numpy().astype(np.uint8),
+                         cv2.COLOR_RGB2YCrCb) / 255.0
+    cr, cb = (torch.from_numpy(ycrcb[..., index] - 0.5).float()
+              for index in (1, 2))
+    expected = torch.stack([student_y + 1.403 * cr,
+                            student_y - 0.714 * cr - 0.344 * cb,
+                            student_y + 1.773 * cb])
+    assert torch.allclose(fused, expected.clamp(0, 1), atol=1e-5)
     with pytest.raises(RuntimeError, match='deployment'):
         sage.train_step(dict(inputs=list(inputs), data_samples=[sample]),
                         None)
@@ -292,9 +302,9 @@ def write_cache(split_dir, stems, shape, counts, complete=True, top_k=3):
 
 def loaded_sample(root, stem='00001D'):
     img_path = osp.join(root, 'train', 'vi', f'{stem}.png')
-    results = TRANSFORMS.build(dict(type='LoadRGBTImageFromFile'))(
+    results = TRANSFORMS.build(dict(type='LoadMultiModalImageFromFile'))(
         dict(img_path=img_path,
-             thermal_path=osp.join(root, 'train', 'ir', f'{stem}.png')))
+             modality_paths=[osp.join(root, 'train', 'ir', f'{stem}.png')]))
     return results
 
 

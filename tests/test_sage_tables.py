@@ -1,18 +1,9 @@
-"""make_tables.py: the fusion table beside SAGE's published Qabf, and the
-visible | infrared | teacher | student panel of a SAGE model."""
+"""make_tables.py: the fusion table beside SAGE's published Qabf."""
 import importlib.util
 import json
-import os
 import os.path as osp
 
-import cv2
-import numpy as np
-import torch
-from mmengine.config import Config
-from mmseg.registry import MODELS
-
 from conftest import REPO_ROOT
-from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
 
 SPEC = importlib.util.spec_from_file_location(
     'make_tables', osp.join(REPO_ROOT, 'tools', 'analysis', 'make_tables.py'))
@@ -54,35 +45,3 @@ def test_fusion_table_needs_fusion_metrics(tmp_path, capsys):
     assert status == 2
     assert 'has no Qabf' in error and 'FusionQualityMetric' in error
 
-
-def test_sage_panel_shows_sources_teacher_and_student(tmp_path):
-    root = make_demo_dataset(str(tmp_path / 'msrs'), 'msrs', num_train=1,
-                             num_test=1, seed=4)
-    visible = osp.join(root, 'train', 'vi', '00001D.png')
-    infrared = osp.join(root, 'train', 'ir', '00001D.png')
-    height, width = cv2.imread(visible).shape[:2]
-    folder = osp.join(root, 'train', 'sam_mask_priors')
-    os.makedirs(folder)
-    masks = np.zeros((4, height, width), bool)
-    masks[:, :height // 2] = True
-    np.savez_compressed(osp.join(folder, '00001D.npz'), visible=masks,
-                        infrared=masks)
-    write_json(osp.join(folder, 'manifest.json'),
-               dict(complete=True, top_k=4))
-    config = osp.join(REPO_ROOT, 'configs', 'sage', 'sage_tiny_demo.py')
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(config).model)
-    checkpoint = str(tmp_path / 'sage.pth')
-    torch.save(dict(state_dict=model.state_dict()), checkpoint)
-    out = make_tables.sage_panel(config, checkpoint, visible, infrared,
-                                 str(tmp_path / 'panel.png'))
-    panel = cv2.imread(out)
-    assert panel.shape == (height + 24, 4 * width, 3)
-    visible_tile = panel[24:, :width]
-    assert np.array_equal(visible_tile, cv2.imread(visible))
-    infrared_tile = panel[24:, width:2 * width, 0]
-    assert np.array_equal(infrared_tile,
-                          cv2.imread(infrared, cv2.IMREAD_GRAYSCALE))
-    teacher, student = panel[24:, 2 * width:3 * width], panel[24:, 3 *
-                                                              width:]
-    assert not np.array_equal(teacher, student)

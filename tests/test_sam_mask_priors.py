@@ -10,12 +10,13 @@ import torch
 
 from conftest import run_tool
 from fusionsam_mmseg.datasets.demo_data import make_demo_dataset
-from fusionsam_mmseg.models.sam import (SAMArchitecture,
+from fusionsam_mmseg.models.sam import (AutomaticMaskGenerator,
+                                        AutomaticMaskSettings,
+                                        SAMArchitecture,
                                         build_sam_image_encoder,
+                                        build_sam_mask_decoder,
                                         build_sam_prompt_encoder)
-from fusionsam_mmseg.models.sam.automatic_masks import (
-    AutomaticMaskGenerator, AutomaticMaskSettings, _nms)
-from fusionsam_mmseg.models.sam.builder import build_sam_mask_decoder
+from fusionsam_mmseg.models.sam.automatic_masks import _nms
 
 TINY_SAM = SAMArchitecture(
     embed_dim=32, depth=2, num_heads=2, global_attn_indexes=(1, ),

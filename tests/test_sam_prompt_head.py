@@ -1,5 +1,8 @@
 """SAMPromptHead with a tiny random-initialised SAM (issue 4)."""
 import importlib
+import importlib.util
+import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -8,8 +11,10 @@ from mmseg.structures import SegDataSample
 
 import segment_anything.modeling as sam_modeling
 
+from conftest import REPO_ROOT
 from fusionsam_mmseg.models import sam
 from fusionsam_mmseg.models.decode_heads.sam_prompt_head import SAMPromptHead
+from fusionsam_mmseg.models.necks import FusionNeckOutput
 from fusionsam_mmseg.models.sam import MaskPromptSampler, SAMInputFrame
 
 TINY_SAM = dict(
@@ -40,15 +45,15 @@ def tiny_head(**kwargs) -> SAMPromptHead:
 
 
 def neck_outputs(batch: int, height: int, width: int, seed: int = 0):
-    """FMP-like tuple: features and mask at 1/4, fused image at full size."""
+    """FMP-like output: features and mask at 1/4, fused image full size."""
     generator = torch.Generator().manual_seed(seed)
     features = torch.randn(batch, FEATURE_CHANNELS, height // 4, width // 4,
                            generator=generator)
     mask_logits = torch.randn(batch, 1, height // 4, width // 4,
                               generator=generator) * 3
     fused_image = torch.rand(batch, 3, height, width, generator=generator)
-    return (features.requires_grad_(), mask_logits.requires_grad_(),
-            fused_image)
+    return FusionNeckOutput(features.requires_grad_(),
+                            mask_logits.requires_grad_(), fused_image)
 
 
 def data_samples(batch: int, height: int, width: int, num_classes: int = 9,
@@ -121,6 +126,64 @@ def test_frozen_encoder_and_gradients_of_all_trainable_parameters():
     assert inputs[0].grad is not None and inputs[1].grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize('grad_to_input', [False, True])
+def test_encoder_grad_to_input_reaches_the_fused_image_not_the_encoder(
+        grad_to_input):
+    head = tiny_head(encoder_grad_to_input=grad_to_input).train()
+    features, mask_logits, fused_image = neck_outputs(2, 48, 64)
+    fused_image.requires_grad_()
+    block_calls = []
+    head.image_encoder.blocks[0].register_forward_pre_hook(
+        lambda *_: block_calls.append(torch.is_grad_enabled()))
+    losses = head.loss(FusionNeckOutput(features, mask_logits, fused_image),
+                       data_samples(2, 48, 64), train_cfg={})
+    losses['loss_ce'].backward()
+    encoder_parameters = list(head.image_encoder.parameters())
+    assert all(not p.requires_grad and p.grad is None
+               for p in encoder_parameters)
+    if grad_to_input:
+        assert fused_image.grad is not None
+        assert fused_image.grad.abs().sum() > 0
+        # Activation checkpointing: the block ran again in the backward.
+        assert block_calls == [True, True]
+    else:
+        assert fused_image.grad is None and block_calls == [False]
+    with torch.no_grad():
+        head(neck_outputs(1, 48, 64))
+    assert block_calls[-1] is False
+
+
+def test_encoder_grad_benchmark_trains_both_settings_on_equal_weights():
+    analysis = osp.join(REPO_ROOT, 'tools', 'analysis')
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_encoder_grad', osp.join(analysis,
+                                           'benchmark_encoder_grad.py'))
+    tool = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, analysis)
+    try:
+        spec.loader.exec_module(tool)
+    finally:
+        sys.path.remove(analysis)
+    args = tool.parse_args([
+        osp.join(REPO_ROOT, 'configs', 'fusionsam_tiny_demo.py'), '--shape',
+        '48', '64', '--iters', '1', '--warmup', '0'])
+    models, _ = tool.build_models(args)
+    assert [m.decode_head.encoder_grad_to_input
+            for m in models.values()] == [False, True]
+    for key, value in models['off'].state_dict().items():
+        assert torch.equal(models['on'].state_dict()[key], value), key
+    result = tool.measure(args)
+    assert set(result['peak_step_mib']) == {'off', 'on',
+                                             'on, no checkpointing'}
+    assert result['ratio'] == pytest.approx(
+        result['median_s']['on'] / result['median_s']['off'])
+
+
+def test_encoder_grad_to_input_needs_a_vit_encoder():
+    with pytest.raises(ValueError, match='encoder_grad_to_input=True needs'):
+        tiny_head(sam_type='sam2_hiera_t', encoder_grad_to_input=True)
+
+
 def test_encoder_attention_sdpa_matches_stock():
     stock = tiny_head(encoder_attention='stock')
     fast = tiny_head(encoder_attention='sdpa')
@@ -147,7 +210,7 @@ def test_prompt_options_keep_every_trainable_parameter_reached(
 
 
 def test_stock_backbone_without_mask_and_image():
-    head = tiny_head(mask_index=None, image_index=None)
+    head = tiny_head(with_fusion_neck=False)
     features = torch.randn(2, FEATURE_CHANNELS, 12, 16)
     sample_list = data_samples(2, 48, 64)
     losses = head.loss((features, ), sample_list, train_cfg={})
@@ -158,13 +221,23 @@ def test_stock_backbone_without_mask_and_image():
                 if p.requires_grad and p.grad is None]
 
 
-def test_wrong_neck_tuple_names_the_index():
+@pytest.mark.parametrize('key', ['in_index', 'mask_index', 'image_index'])
+def test_the_old_index_keys_are_refused(key):
+    with pytest.raises(TypeError, match=key):
+        tiny_head(**{key: 0})
+
+
+def test_wrong_neck_output_names_the_field():
     head = tiny_head()
     features, mask_logits, fused_image = neck_outputs(1, 48, 64)
-    with pytest.raises(ValueError, match=r'image_index=2.*\(B, 3, H, W\)'):
-        head((features, mask_logits, fused_image[:, :1]))
-    with pytest.raises(ValueError, match=r'mask_index=1'):
-        head((features, fused_image, fused_image))
+    with pytest.raises(ValueError, match=r'fused_image.*\(B, 3, H, W\)'):
+        head(FusionNeckOutput(features, mask_logits, fused_image[:, :1]))
+    with pytest.raises(ValueError, match=r'mask_logits.*\(B, 1, h, w\)'):
+        head(FusionNeckOutput(features, fused_image, fused_image))
+    with pytest.raises(ValueError, match=r'no fusion-mask logits.*num_points'):
+        head(FusionNeckOutput(features, None, fused_image))
+    with pytest.raises(TypeError, match='with_fusion_neck=False'):
+        head((features, mask_logits, fused_image))
 
 
 def test_test_time_prompts_ignore_the_ground_truth():
@@ -266,7 +339,7 @@ def test_official_checkpoint_round_trip(tmp_path, monkeypatch, num_classes):
     path = str(tmp_path / 'sam_tiny.pth')
     torch.save(state_dict, path)
     messages = []
-    monkeypatch.setattr(sam.checkpoint, "print_log",
+    monkeypatch.setattr(sam.sam_checkpoint, "print_log",
                         lambda message, **_: messages.append(message))
     head = tiny_head(num_classes=num_classes, checkpoint=path)
     head.init_weights()

@@ -1,6 +1,7 @@
-"""RGBTSegLocalVisualizer: panel layout (a tile per modality group), legend,
-the files of an untransformed sample when mmseg's SegVisualizationHook hands
-over a 3-channel image, and mmseg's own browse_dataset.py on our configs."""
+"""MultiModalSegLocalVisualizer: panel layout (a tile per modality group),
+legend, the files of an untransformed sample when mmseg's
+SegVisualizationHook hands over a 3-channel image, and mmseg's own
+browse_dataset.py on our configs."""
 import glob
 import os.path as osp
 from types import SimpleNamespace
@@ -15,15 +16,15 @@ from mmseg.registry import HOOKS, VISUALIZERS
 from mmseg.structures import SegDataSample
 
 from conftest import REPO_ROOT as REPO, run_tool
-from fusionsam_mmseg.visualization import RGBTSegLocalVisualizer
+from fusionsam_mmseg.visualization import MultiModalSegLocalVisualizer
 
 CLASSES = ('background', 'car', 'person')
 PALETTE = [[0, 0, 0], [250, 0, 0], [0, 0, 250]]
 H, W = 40, 48
 
 
-def _visualizer(name: str, **kwargs) -> RGBTSegLocalVisualizer:
-    return RGBTSegLocalVisualizer(
+def _visualizer(name: str, **kwargs) -> MultiModalSegLocalVisualizer:
+    return MultiModalSegLocalVisualizer(
         name=name, classes=CLASSES, palette=PALETTE, **kwargs)
 
 
@@ -133,7 +134,7 @@ def test_three_channel_image_is_reloaded_from_fmb_pair(tmp_path):
     sample = _sample(
         dict(
             img_path=visible_path,
-            thermal_path=thermal_path,
+            modality_paths=[thermal_path],
             modality_channels=(3, 1)))
     visualizer = _visualizer(
         'reload_fmb', show_titles=False, show_legend=False)
@@ -142,13 +143,13 @@ def test_three_channel_image_is_reloaded_from_fmb_pair(tmp_path):
     np.testing.assert_array_equal(thermal, np.repeat(image[..., 3:], 3, 2))
 
 
-def test_missing_thermal_path_in_metainfo_is_explained(tmp_path):
+def test_missing_modality_paths_in_metainfo_is_explained(tmp_path):
     visible_path = str(tmp_path / 'vis.png')
     cv2.imwrite(visible_path, _stacked_image()[..., :3])
     sample = _sample(dict(img_path=visible_path, modality_channels=(3, 1)))
     visualizer = _visualizer('reload_hint')
     with pytest.raises(ValueError,
-                       match="list 'thermal_path' / 'modality_paths' in the"):
+                       match="list 'modality_paths' in the meta_keys"):
         visualizer.draw_panel(mmcv.imread(visible_path), sample)
 
 
@@ -227,7 +228,7 @@ def test_stock_seg_visualization_hook_saves_rgbt_panels(tmp_path):
     _write_mfnet_png(path, image)
     visualizer = VISUALIZERS.build(
         dict(
-            type='RGBTSegLocalVisualizer',
+            type='MultiModalSegLocalVisualizer',
             name='hook_panels',
             vis_backends=[dict(type='LocalVisBackend')],
             save_dir=str(tmp_path / 'show_dir')))
@@ -296,7 +297,7 @@ def test_mmseg_browse_dataset_on_a_four_modality_config(deliver_demo_root,
     config.write_text(
         f"_base_ = ['{REPO}/configs/fusionsam_tiny_deliver_demo.py']\n"
         'train_dataloader = dict(dataset=dict(pipeline=[\n'
-        "    dict(type='LoadRGBTImageFromFile'),\n"
+        "    dict(type='LoadMultiModalImageFromFile'),\n"
         "    dict(type='LoadCheckedAnnotations', label_channel=0),\n"
         "    dict(type='Resize', scale=(40, 30), keep_ratio=False,\n"
         "         interpolation='nearest'),\n"

@@ -8,7 +8,7 @@ env_cfg = dict(
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='RGBTSegLocalVisualizer',
+    type='MultiModalSegLocalVisualizer',
     vis_backends=vis_backends,
     name='visualizer')
 log_processor = dict(by_epoch=False)

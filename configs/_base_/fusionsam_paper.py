@@ -8,6 +8,16 @@
 # frozen SAM encoder runs in bf16 (`encoder_autocast='auto'`) and the
 # trainable parts in fp32; mmseg's `tools/train.py --amp` turns on mixed
 # precision for everything (the quantizer's code search stays fp32).
+#
+# Codebooks: one per modality (LSTG's default, `share_codebook=False`). The
+# text quantizes with one "learned codebook Z"; the authors' code
+# (LDXDU/FusionSAM-being-updated), the one record of how the published
+# numbers were made, trains one VQGAN per modality and fuses their latents,
+# so the paper configs follow the code. The text's one codebook is
+# configs/ablations/*_shared_codebook.py. FMP attends token-to-token over the
+# whole map as the text says (`attention='window'` is the code's SwinFusion
+# window-8 attention), and the SAM encoder passes no gradient to the fused
+# image, as in the code (`encoder_grad_to_input=False`; the text is silent).
 _base_ = [
     './models/fusionsam.py', './default_runtime.py',
     './schedules/schedule_100e_adam.py'
@@ -34,7 +44,7 @@ model = dict(
             type='PerceptualLoss',
             layer_weights=(1.0, 1.0, 1.0, 1.0, 1.0),
             criterion='l1',
-            loss_weight=1.0,
+            loss_weight={{_base_.perceptual_loss_weight}},
             init_cfg=dict(type='Pretrained', checkpoint=vgg16_checkpoint))),
     neck=dict(num_upsamples=num_downsamples),
     decode_head=dict(
@@ -44,5 +54,26 @@ model = dict(
         use_box=use_box))
 train_cfg = dict(max_epochs=max_epochs)
 log_processor = dict(by_epoch=True)
+# Weight decay (a pull towards 0) suits weight matrices. It is off for the
+# pretrained SAM decoder's tokens and the embedding tables (prompt
+# embeddings, a learned codebook), which it would drag away from their
+# learned positions, and for the scales and shifts of every norm layer; the
+# discriminator takes the stage-1 settings (./lstg_vqgan_training.py).
+no_decay = dict(decay_mult=0.0)
 optim_wrapper = dict(
-    optimizer=dict(type='Adam', lr=lr, weight_decay=weight_decay))
+    optimizer=dict(type='Adam', lr=lr, weight_decay=weight_decay),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,  # BN / GN / LayerNorm
+        custom_keys={
+            'mask_decoder.iou_token': no_decay,
+            'mask_decoder.mask_tokens': no_decay,  # class tokens
+            'prompt_encoder.point_embeddings': no_decay,
+            'prompt_encoder.not_a_point_embed': no_decay,
+            'prompt_encoder.no_mask_embed': no_decay,
+            'codebook': no_decay,
+            # SAM's LayerNorm2d, which norm_decay_mult does not recognise
+            'mask_decoder.output_upscaling.1.': no_decay,
+            'prompt_encoder.mask_downscaling.1.': no_decay,
+            'prompt_encoder.mask_downscaling.4.': no_decay,
+            'loss_adv.discriminator': {{_base_.discriminator_optim}},
+        }))

@@ -3,4 +3,10 @@
 # protocol) is ../fusionsam_vith_fmb.py.
 _base_ = ['../fusionsam_vith_fmb.py', '../_base_/ablations/without_lstg.py']
 
-model = {{_base_.without_lstg}}
+# The patch embedding reads the modalities of the model base.
+model = dict(
+    _base_.without_lstg,
+    backbone=dict(
+        _base_.without_lstg.backbone,
+        modality_channels=_base_.default_channels,
+        modality_names=_base_.default_names))

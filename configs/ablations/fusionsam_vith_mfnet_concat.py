@@ -5,4 +5,9 @@ _base_ = [
     '../fusionsam_vith_mfnet.py', '../_base_/ablations/concat_instead_of_fmp.py'
 ]
 
-model = {{_base_.concat_instead_of_fmp}}
+# The concatenation takes as many modalities as the model base has.
+model = dict(
+    _base_.concat_instead_of_fmp,
+    neck=dict(
+        _base_.concat_instead_of_fmp.neck,
+        num_modalities=len(_base_.default_modalities)))

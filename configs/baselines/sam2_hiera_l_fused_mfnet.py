@@ -1,14 +1,29 @@
-# Baseline of the "SAM on fused images" table, SAM2 row, MFNet: Segment
-# Anything 2 (SAM 2.1 Hiera-L, frozen, its own mask decoder with 4 mask
-# tokens and high-resolution features) on the fused images of FusionSAM's
-# LSTG + FMP, prompted with the same 10 points + 1 box from the fusion mask,
-# without the FMP dense prompt; a small trainable readout (StockSAM2Head)
-# maps SAM2's masks and image embedding to class logits. LSTG + FMP, data and
-# schedule are those of ../fusionsam_vith_mfnet.py.
+# Baseline of the "SAM on fused images" table (the paper's Table 4: "SAM and
+# SAM2 directly infer the fused feature maps generated in FusionSAM"), SAM2
+# row, MFNet: Segment Anything 2 (SAM 2.0 Hiera-L, frozen, its own mask
+# decoder with 4 mask tokens and high-resolution features) on the fused
+# images of a trained FusionSAM, prompted with the same 10 points + 1 box
+# from its fusion mask, without the FMP dense prompt.
 #
-# Optional extra: needs the `sam2` package (see docs/tables.md) and the
-# official checkpoint at `sam2_checkpoint`.
+# What trains: only the readout (StockSAM2Head's 3x3 ConvModule + 1x1
+# conv_seg: SAM2's 4 class-agnostic masks and image embedding -> class
+# logits), which a stock SAM2 needs to name classes. LSTG + FMP come from
+# `fusionsam_checkpoint` (a checkpoint of ../fusionsam_vith_mfnet.py, loaded
+# strictly) and stay frozen in eval mode; SAM2 is frozen. Data and schedule
+# are those of ../fusionsam_vith_mfnet.py.
 #
+# SAM 2.0, not 2.1: the paper added its SAM2 rows right after SAM2's launch
+# (July 2024), before SAM 2.1 (September 2024). SAM 2.1 Hiera-L stays an
+# option: sam2_config = 'configs/sam2.1/sam2.1_hiera_l.yaml' and
+# sam2_checkpoint = 'checkpoints/sam2/sam2.1_hiera_large.pt'
+# (download_checkpoints.py --models sam2.1_hiera_l).
+#
+# Optional extra: needs the `sam2` package (see docs/tables.md).
+#
+#   python tools/misc/download_checkpoints.py --models sam2_hiera_l
+#   mkdir -p checkpoints/fusionsam
+#   cp work_dirs/fusionsam_vith_mfnet/best_mIoU_epoch_*.pth \
+#       checkpoints/fusionsam/fusionsam_vith_mfnet.pth
 #   python tools/train.py configs/baselines/sam2_hiera_l_fused_mfnet.py
 #   python tools/test.py configs/baselines/sam2_hiera_l_fused_mfnet.py CKPT \
 #       --work-dir work_dirs/sam2_fused_mfnet_test
@@ -17,12 +32,17 @@
 #       --out work_dirs/tables
 _base_ = ['../fusionsam_vith_mfnet.py']
 
-sam2_config = 'configs/sam2.1/sam2.1_hiera_l.yaml'  # inside the sam2 package
-sam2_checkpoint = 'checkpoints/sam2/sam2.1_hiera_large.pt'
+# The FusionSAM whose fused images SAM2 segments.
+fusionsam_checkpoint = 'checkpoints/fusionsam/fusionsam_vith_mfnet.pth'
+sam2_config = 'configs/sam2/sam2_hiera_l.yaml'  # inside the sam2 package
+sam2_checkpoint = 'checkpoints/sam2/sam2_hiera_large.pt'
 num_classes = 9
 readout_channels = 64  # hidden width of the per-class readout
 
 model = dict(
+    part_checkpoints=dict(
+        backbone=fusionsam_checkpoint, neck=fusionsam_checkpoint),
+    freeze_fusion=True,
     decode_head=dict(
         _delete_=True,
         type='StockSAM2Head',

@@ -1,5 +1,7 @@
-# Stage-1 VQ-GAN with the VGG16 perceptual loss (Eq. 7). Needs torchvision's
-# ImageNet VGG16 weights on disk; fetch and verify them with
+# Stage 1 of the paper on MFNet: the VQ-GAN with the VGG16 perceptual loss
+# (Eq. 7), the LSTG of the paper configs (../fusionsam_vith_mfnet.py loads
+# its checkpoint through `lstg_checkpoint`; docs/lstg.md). Needs
+# torchvision's ImageNet VGG16 weights on disk; fetch and verify them with
 #   python tools/misc/download_checkpoints.py --models vgg16
 _base_ = ['./lstg_vqgan_mfnet.py']
 
@@ -10,5 +12,5 @@ model = dict(
             type='PerceptualLoss',
             layer_weights=(1.0, 1.0, 1.0, 1.0, 1.0),
             criterion='l1',
-            loss_weight=0.1,
+            loss_weight={{_base_.perceptual_loss_weight}},
             init_cfg=dict(type='Pretrained', checkpoint=vgg16_checkpoint))))

@@ -17,19 +17,25 @@ _base_ = [
 ]
 
 num_classes = 9  # MFNet, `unlabeled` counted
-modalities = ('rgb', 'thermal')
-modality_channels = (3, 1)
+# The modalities, RGB first, as (name, channels): the backbone's
+# modality_names / modality_channels, the head's width and the
+# preprocessor's mean / std (RGB: ImageNet; every further channel / 255)
+# follow from this tuple.
+modalities = (('rgb', 3), ('thermal', 1))
+modality_names, modality_channels = zip(*modalities)
 sam2_width = 256  # SAM2 Hiera-B+ neck / decoder width
 
 model = dict(
     data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53, 0.0],
-        std=[58.395, 57.12, 57.375, 255.0],
+        mean=[123.675, 116.28, 103.53] + [0.0] * sum(modality_channels[1:]),
+        std=[58.395, 57.12, 57.375] + [255.0] * sum(modality_channels[1:]),
         size={{_base_.crop_size}}),
     backbone=dict(
-        modality_channels=modality_channels, modality_names=modalities),
+        modality_channels=modality_channels,
+        modality_names=modality_names),
     decode_head=dict(
         in_channels=[len(modalities) * sam2_width] * 3,
         num_classes=num_classes,
-        sampler=dict(min_kept=480 * 640 // 16)))
+        sampler=dict(
+            min_kept=_base_.crop_size[0] * _base_.crop_size[1] // 16)))
 default_hooks = dict(checkpoint=dict(save_best='mIoU'))

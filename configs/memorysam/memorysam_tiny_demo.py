@@ -21,7 +21,7 @@ _base_ = [
 # ---- settings ---------------------------------------------------------------
 num_classes = 25
 modalities = ('rgb', 'depth', 'event', 'lidar')
-modality_channels = (3, 3, 3, 3)
+modality_channels = (3, ) * len(modalities)
 crop_size = (96, 128)
 sam2_image_size = 128  # SAM2 input side (1024 for the official weights)
 sam2_width = 32  # SAM2 width (neck, memory attention, decoder); B+: 256
@@ -54,8 +54,8 @@ batch_size = 4
 model = dict(
     data_preprocessor=dict(
         # RGB: ImageNet mean / std; depth, event, LiDAR: / 255 (official).
-        mean=[123.675, 116.28, 103.53] + [0.0] * 9,
-        std=[58.395, 57.12, 57.375] + [255.0] * 9,
+        mean=[123.675, 116.28, 103.53] + [0.0] * sum(modality_channels[1:]),
+        std=[58.395, 57.12, 57.375] + [255.0] * sum(modality_channels[1:]),
         size=crop_size),
     backbone=dict(
         modality_channels=modality_channels,

@@ -11,10 +11,15 @@ _base_ = [
 crop_size = (96, 128)
 embed_dims = 32
 norm_cfg = dict(type='BN', requires_grad=True)
+# The modalities, visible first, as (name, channels): LSTG's
+# modality_channels, FMP's num_modalities and the preprocessor's mean / std
+# (RGB: ImageNet; every further channel 127.5 / 64) follow from this tuple.
+modalities = (('rgb', 3), ('thermal', 1))
+modality_channels = tuple(channels for _, channels in modalities)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53, 127.5],
-    std=[58.395, 57.12, 57.375, 64.0],
+    mean=[123.675, 116.28, 103.53] + [127.5] * sum(modality_channels[1:]),
+    std=[58.395, 57.12, 57.375] + [64.0] * sum(modality_channels[1:]),
     bgr_to_rgb=False,
     pad_val=0,
     seg_pad_val=255,
@@ -24,7 +29,7 @@ model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
         type='LSTG',
-        modality_channels=(3, 1),
+        modality_channels=modality_channels,
         embed_dims=embed_dims,
         base_channels=16,
         channel_multipliers=(1, 2, 2),
@@ -34,7 +39,7 @@ model = dict(
     neck=dict(
         type='FMP',
         in_channels=embed_dims,
-        num_modalities=2,
+        num_modalities=len(modalities),
         embed_dims=embed_dims,
         num_heads=2,
         out_channels=embed_dims,

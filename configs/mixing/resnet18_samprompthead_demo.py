@@ -1,8 +1,8 @@
 # Mixing test (b): a stock mmseg backbone (ResNetV1c-18, in_channels=4, tiny)
 # under the stock EncoderDecoder, with the plugin's SAMPromptHead as decode
-# head. No fusion neck: mask_index/image_index=None make the head derive the
+# head. No fusion neck: with_fusion_neck=False makes the head derive the
 # fusion-mask logits and the image for its frozen SAM encoder from the
-# backbone features. Tiny random-initialised SAM, demo data, CPU.
+# backbone's (last) feature level. Tiny random-initialised SAM, demo data, CPU.
 _base_ = [
     '../_base_/models/fcn_tiny_rgbt.py', '../_base_/datasets/mfnet_demo.py',
     '../_base_/cpu_runtime.py', '../_base_/schedules/schedule_demo_cpu.py'
@@ -14,9 +14,7 @@ model = dict(
         _delete_=True,
         type='SAMPromptHead',
         in_channels=128,
-        in_index=0,
-        mask_index=None,
-        image_index=None,
+        with_fusion_neck=False,
         num_classes=9,
         sam_type='custom',
         encoder_cfg=dict(

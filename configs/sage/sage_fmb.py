@@ -10,14 +10,14 @@ _base_ = [
 crop_size = (192, 256)
 batch_size = 4
 train_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='LoadSAMMaskPriors', num_masks={{_base_.num_masks}}),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
 test_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
 train_dataloader = dict(

@@ -1,8 +1,14 @@
 """Registered components; importing this package registers them."""
-from .rgbt_inferencer import RGBTSegInferencer, dataset_meta_from_config
-from .rgbt_inputs import RGBTInput, pair_folders, resolve_inputs, stack_arrays
+from .fusion_inferencer import FusionInferencer  # noqa: F401
+from .rgbt_inferencer import (MultiModalSegInferencer, RGBTSegInferencer,
+                              dataset_meta_from_config)
+from .rgbt_inputs import (MultiModalInput, pair_modality_folders,
+                          parse_modality_options, resolve_inputs,
+                          stack_arrays, stack_modalities)
 
 __all__ = [
-    'RGBTSegInferencer', 'dataset_meta_from_config', 'RGBTInput',
-    'pair_folders', 'resolve_inputs', 'stack_arrays'
+    'MultiModalSegInferencer', 'RGBTSegInferencer',
+    'dataset_meta_from_config', 'MultiModalInput',
+    'pair_modality_folders', 'parse_modality_options', 'resolve_inputs',
+    'stack_arrays', 'stack_modalities'
 ]

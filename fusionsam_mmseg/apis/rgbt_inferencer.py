@@ -1,4 +1,4 @@
-"""Inference on visible + thermal pairs with any RGB-T segmentation config."""
+"""Inference with any multi-modal segmentation config (RGB-T, RGB-D-E-L, ...)."""
 import copy
 import math
 import os.path as osp
@@ -17,8 +17,8 @@ from mmseg.registry import DATASETS, TRANSFORMS
 from mmseg.structures import SegDataSample
 from rich.progress import track
 
-from ..visualization import RGBTSegLocalVisualizer, fused_image_to_rgb
-from .rgbt_inputs import RGBTInput, resolve_inputs, stack_arrays
+from ..visualization import MultiModalSegLocalVisualizer, fused_image_to_rgb
+from .rgbt_inputs import MultiModalInput, resolve_inputs, stack_modalities
 
 ConfigLike = Union[str, Config, ConfigDict, dict]
 _MAX_LISTED_KEYS = 5
@@ -29,40 +29,54 @@ def _is_annotation_loader(transform: dict) -> bool:
     return transform_type.startswith('Load') and 'Annotation' in transform_type
 
 
-def dataset_meta_from_config(cfg: ConfigLike) -> Dict[str, list]:
-    """Classes and palette of the config's test dataset.
+def _test_metainfo(cfg: ConfigLike) -> dict:
+    """Metainfo of the config's test dataset, built without reading files.
 
-    The dataset is built with ``lazy_init=True``, so no file is read and
-    constructor switches that change the classes (e.g. FMB's
-    ``count_unlabeled``) are honoured.
-
-    Returns:
-        dict: ``classes`` and ``palette``.
+    The dataset is built with ``lazy_init=True``, so constructor switches
+    that change the classes (e.g. FMB's ``count_unlabeled``) or the
+    modalities (DELIVER's ``modalities``) are honoured.
     """
     if 'test_dataloader' not in cfg:
         raise ValueError('the config has no test_dataloader; expected one '
                          'whose dataset names the classes and whose '
-                         'pipeline loads images with LoadRGBTImageFromFile.')
+                         'pipeline loads images with '
+                         'LoadMultiModalImageFromFile.')
     dataset_cfg = copy.deepcopy(cfg['test_dataloader']['dataset'])
     dataset_cfg.update(lazy_init=True, pipeline=[])
-    metainfo = DATASETS.build(dataset_cfg).metainfo
+    return DATASETS.build(dataset_cfg).metainfo
+
+
+def dataset_meta_from_config(cfg: ConfigLike) -> Dict[str, list]:
+    """Classes and palette of the config's test dataset.
+
+    Returns:
+        dict: ``classes`` and ``palette``.
+    """
+    metainfo = _test_metainfo(cfg)
     return dict(
         classes=list(metainfo['classes']), palette=list(metainfo['palette']))
 
 
-class RGBTSegInferencer(MMSegInferencer):
-    """Segment visible + thermal pairs; return label maps and fused images.
+class MultiModalSegInferencer(MMSegInferencer):
+    """Segment multi-modal samples; return label maps and fused images.
 
-    The test pipeline comes from the config with its
-    ``LoadRGBTImageFromFile`` step taken out: the inferencer stacks every
-    input itself into the (H, W, 3 + Ct) R, G, B, thermal array that
-    transform produces (file inputs go through the config's own loader),
-    records ``modality_channels`` and runs the rest of the pipeline.
+    The model reads the modalities its config's test dataset names
+    (``modality_names`` / ``modality_channels`` of the dataset's metainfo:
+    ``('rgb', 'thermal')`` for RGB-T data, ``('rgb', 'depth', 'event',
+    'lidar')`` for DELIVER RGB-D-E-L, ...). The test pipeline comes from the
+    config with its ``LoadMultiModalImageFromFile`` step taken out: the
+    inferencer stacks every input itself into the (H, W, sum C_m) array
+    that transform produces (file inputs go through the config's own
+    loader, so ``.npy`` files are scaled as in training), records ``modality_channels`` and
+    ``modality_names`` and runs the rest of the pipeline.
 
-    Inputs (see :func:`resolve_inputs`; a list may mix them):
-    ``(visible, thermal)`` paths or arrays, ``dict(visible=, thermal=)``,
-    a ``(visible_dir, thermal_dir)`` pair of folders matched by file stem,
-    a 4-channel MFNet-style PNG path or a folder of them, a stacked array.
+    Inputs (see :func:`resolve_inputs`; a list holds several and may mix
+    them): per sample a dict ``{modality name: path, paths, folder or
+    array}`` or a tuple in ``modality_names`` order (``(visible, thermal)``
+    and ``dict(visible=, thermal=)`` for two-modality models), folders
+    matched by file stem, a stacked image path (MFNet's 4-channel PNG) or a
+    folder of them, a stacked array. A missing, extra or misnamed modality
+    is an error naming the ones the model expects.
 
     Args:
         model (str | Config | dict): Config path or object.
@@ -76,12 +90,16 @@ class RGBTSegInferencer(MMSegInferencer):
         scope (str): Registry scope. Defaults to ``'mmseg'``.
 
     Example:
-        >>> inferencer = RGBTSegInferencer('configs/fusionsam_tiny_demo.py',
-        ...                                weights='iter_160.pth')
+        >>> inferencer = MultiModalSegInferencer(
+        ...     'configs/fusionsam_tiny_demo.py', weights='iter_160.pth')
         >>> result = inferencer(('vi/00003N.png', 'ir/00003N.png'),
         ...                     out_dir='outputs')
         >>> result['predictions'].shape, result['fused_images'].shape
         ((480, 640), (480, 640, 3))
+        >>> inferencer = MultiModalSegInferencer(
+        ...     'configs/memorysam/memorysam_tiny_demo.py', weights='m.pth')
+        >>> result = inferencer(dict(rgb='a_rgb.png', depth='a_depth.png',
+        ...                          event='a_event.png', lidar='a_lidar.png'))
     """
 
     def __init__(self,
@@ -158,64 +176,98 @@ class RGBTSegInferencer(MMSegInferencer):
 
     def _init_visualizer(self, cfg: ConfigLike) -> Visualizer:
         """A backend-free panel visualizer; panels go to ``out_dir``."""
-        return RGBTSegLocalVisualizer.get_instance(
+        return MultiModalSegLocalVisualizer.get_instance(
             f'rgbt_inferencer_{id(self)}')
 
     def _init_pipeline(self, cfg: ConfigLike) -> Compose:
         """The config's test pipeline without loading steps.
 
-        The config's ``LoadRGBTImageFromFile`` is kept as ``self.loader``
-        for file inputs; annotation loaders are dropped.
+        The config's ``LoadMultiModalImageFromFile`` is kept as ``self.loader``
+        for file inputs; annotation loaders are dropped. The modalities the
+        model reads are set here from the test dataset's metainfo.
         """
         pipeline_cfg = copy.deepcopy(
             cfg['test_dataloader']['dataset']['pipeline'])
         loader_index = self._get_transform_idx(pipeline_cfg,
-                                               'LoadRGBTImageFromFile')
+                                               'LoadMultiModalImageFromFile')
         if loader_index == -1:
             raise ValueError(
                 f'the test pipeline of {self.config_name} has no '
-                'LoadRGBTImageFromFile step; expected an RGB-T config whose '
-                'test_dataloader.dataset.pipeline loads images with '
-                "dict(type='LoadRGBTImageFromFile').")
+                'LoadMultiModalImageFromFile step; expected an RGB-T config '
+                'whose test_dataloader.dataset.pipeline loads images with '
+                "dict(type='LoadMultiModalImageFromFile').")
         self.loader = TRANSFORMS.build(pipeline_cfg.pop(loader_index))
+        metainfo = _test_metainfo(cfg)
+        self.modality_names = tuple(
+            metainfo.get('modality_names', ('rgb', 'thermal')))
+        self.modality_channels = tuple(
+            metainfo.get('modality_channels',
+                         (3, self.loader.thermal_channels)))
         return Compose([
             transform for transform in pipeline_cfg
             if not _is_annotation_loader(transform)
         ])
 
-    def load(self, item: RGBTInput, name: str = 'input') -> dict:
-        """Stack one input into the results dict of LoadRGBTImageFromFile.
+    def load(self, item: MultiModalInput, name: str = 'input') -> dict:
+        """Stack one sample as LoadMultiModalImageFromFile stacks its files.
 
         Args:
-            item (RGBTInput): The input.
+            item (MultiModalInput): The sample.
             name (str): Its name in error messages. Defaults to 'input'.
 
         Returns:
-            dict: ``img`` (H, W, 3 + Ct) uint8 R, G, B, thermal,
-            ``img_shape``, ``ori_shape``, ``modality_channels`` and, for
-            file inputs, ``img_path`` / ``thermal_path``.
+            dict: ``img`` (H, W, sum C_m) on the 0..255 scale (uint8 for
+            8-bit inputs), visible R, G, B first, ``img_shape``,
+            ``ori_shape``, ``modality_channels``, ``modality_names`` and,
+            for file inputs, ``img_path`` / ``modality_paths``.
         """
-        if isinstance(item.visible, str):
-            results = dict(img_path=item.visible)
-            if item.thermal is not None:
-                results['thermal_path'] = item.thermal
+        layout = dict(
+            modality_names=self.modality_names,
+            modality_channels=self.modality_channels)
+        if isinstance(item.sources[0], str):
+            results = dict(img_path=item.sources[0], **layout)
+            if not item.stacked:
+                results['modality_paths'] = item.sources[1:]
             return self.loader(results)
-        thermal_channels = self.loader.thermal_channels
-        image = stack_arrays(item.visible, item.thermal, thermal_channels,
-                             self.visible_order, f'input {name}')
+        image = stack_modalities(item.sources, self.modality_names,
+                                 self.modality_channels, self.visible_order,
+                                 self.loader.npy_value_ranges,
+                                 f'input {name}')
         return dict(
             img=image,
             img_shape=image.shape[:2],
             ori_shape=image.shape[:2],
-            modality_channels=(3, thermal_channels))
+            **layout)
 
-    def _predict(self, loaded: List[dict]) -> List[SegDataSample]:
+    def _pack(self, results: dict) -> Tuple[dict, np.ndarray]:
+        """Run the pipeline; also return the image to draw the panel from.
+
+        That image is the last one, before packing, whose size is the
+        sample's ``ori_shape`` (the size predictions come back at): the
+        loaded image, or the region a cropping step such as ``CropMargins``
+        keeps.
+        """
+        panel_image = results['img']
+        for transform in self.pipeline.transforms:
+            if 'img' in results and tuple(results['img'].shape[:2]) == \
+                    tuple(results['ori_shape'][:2]):
+                panel_image = results['img']
+            results = transform(results)
+        return results, panel_image
+
+    def _predict(
+            self,
+            loaded: List[dict]) -> Tuple[List[SegDataSample], List[np.ndarray]]:
         """Run the pipeline and the model; one prediction per input.
 
         Inputs whose pipeline outputs differ in size are forwarded in
         separate batches (mmseg's test-time preprocessor needs one size).
+
+        Returns:
+            tuple: the predictions and the images their panels show.
         """
-        packed = [self.pipeline(copy.copy(results)) for results in loaded]
+        packed, panel_images = zip(
+            *[self._pack(copy.copy(results)) for results in loaded])
         groups: Dict[Tuple[int, ...], List[int]] = {}
         for index, data in enumerate(packed):
             groups.setdefault(tuple(data['inputs'].shape), []).append(index)
@@ -224,7 +276,7 @@ class RGBTSegInferencer(MMSegInferencer):
             batch = self.collate_fn([packed[i] for i in indices])
             for index, pred in zip(indices, self.forward(batch)):
                 preds[index] = pred
-        return preds
+        return preds, list(panel_images)
 
     def __call__(self,
                  inputs,
@@ -240,13 +292,14 @@ class RGBTSegInferencer(MMSegInferencer):
         """Segment the inputs.
 
         Args:
-            inputs: Pairs, paths, folders or arrays (class docstring).
+            inputs: Samples given per modality, stacked paths, folders or
+                arrays (class docstring).
             batch_size (int): Images per forward pass. Defaults to 1.
             out_dir (str): When set, write ``pred/<name>.png`` (class ids),
                 ``mask/<name>.png`` (palette colours), ``vis/<name>.png``
                 (panel) and ``fused/<name>.png`` (fused image, when the
-                model makes one). Names are the visible file stems, or a
-                running number for arrays. Defaults to ``''``.
+                model makes one). Names are the first modality's file
+                stems, or a running number for arrays. Defaults to ``''``.
             return_logits (bool): Also return per-class logits (C, H, W).
                 Defaults to False.
             return_vis (bool): Also return the panels (RGB). Defaults to
@@ -268,7 +321,7 @@ class RGBTSegInferencer(MMSegInferencer):
             RGB), ``logits`` and ``visualization``. Each value is a list,
             or a single item when ``inputs`` was one image.
         """
-        items, single = resolve_inputs(inputs)
+        items, single = resolve_inputs(inputs, self.modality_names)
         self.visualizer.alpha = opacity
         results: Dict[str, list] = dict(names=[], predictions=[])
         all_preds = []
@@ -288,7 +341,7 @@ class RGBTSegInferencer(MMSegInferencer):
             loaded = [
                 self.load(item, name) for item, name in zip(chunk, names)
             ]
-            for name, image, pred in zip(names, loaded, self._predict(loaded)):
+            for name, pred, image in zip(names, *self._predict(loaded)):
                 all_preds.append(pred)
                 outputs = self._outputs(name, pred, return_logits)
                 if out_dir:
@@ -296,7 +349,7 @@ class RGBTSegInferencer(MMSegInferencer):
                 if out_dir or return_vis or show:
                     self.visualizer.add_datasample(
                         name,
-                        image['img'],
+                        image,
                         pred,
                         draw_gt=False,
                         show=show,
@@ -339,3 +392,7 @@ class RGBTSegInferencer(MMSegInferencer):
             mmcv.imwrite(
                 mmcv.rgb2bgr(outputs['fused_images']),
                 osp.join(out_dir, 'fused', f'{name}.png'))
+
+
+# The earlier name, kept so existing scripts keep working.
+RGBTSegInferencer = MultiModalSegInferencer

@@ -3,13 +3,15 @@ from .deliver import DELIVERDataset
 from .fmb import FMBDataset
 from .mcubes import MCubeSDataset
 from .mfnet import MFNetDataset
+from .multimodal_folder import MultiModalFolderDataset  # noqa: F401
 from .msrs import MSRSDataset
 from .pst900 import PST900Dataset
 from .transforms import (CropMargins, LoadCheckedAnnotations,
-                         LoadRGBTImageFromFile, RGBTPhotoMetricDistortion)
+                         LoadMultiModalImageFromFile,
+                         MultiModalPhotoMetricDistortion)
 
 __all__ = [
     'MFNetDataset', 'FMBDataset', 'DELIVERDataset', 'MCubeSDataset',
-    'MSRSDataset', 'PST900Dataset', 'LoadRGBTImageFromFile',
-    'LoadCheckedAnnotations', 'RGBTPhotoMetricDistortion', 'CropMargins'
+    'MSRSDataset', 'PST900Dataset', 'LoadMultiModalImageFromFile',
+    'LoadCheckedAnnotations', 'MultiModalPhotoMetricDistortion', 'CropMargins'
 ]

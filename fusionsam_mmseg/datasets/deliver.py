@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 from mmseg.registry import DATASETS
 
-from .rgbt_base import RGBTBaseDataset
+from .rgbt_base import MultiModalBaseDataset
 
 DELIVER_CLASSES = ('Building', 'Fence', 'Other', 'Pedestrian', 'Pole',
                    'RoadLine', 'Road', 'SideWalk', 'Vegetation', 'Cars',
@@ -36,7 +36,7 @@ DELIVER_PREFIX = dict(
 
 
 @DATASETS.register_module()
-class DELIVERDataset(RGBTBaseDataset):
+class DELIVERDataset(MultiModalBaseDataset):
     """DELIVER: 1042x1042 CARLA frames, 25 classes, up to four modalities.
 
     Layout (``<case>`` in cloud, fog, night, rain, sun; ``<split>`` in

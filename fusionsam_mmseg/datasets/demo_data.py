@@ -11,7 +11,9 @@ reach the fused score.
 
 Formats (``make_demo_dataset(fmt=...)``): ``mfnet``, ``fmb``, ``msrs``,
 ``pst900``, ``deliver`` and ``mcubes``, each in the layout its dataset class
-documents.
+documents, and ``multimodal_folder``: a folder of RGB-T pairs with colour
+labels, as a user brings their own data to :class:`MultiModalFolderDataset`
+(configs/_base_/datasets/own_rgbt.py describes it).
 """
 import os
 import os.path as osp
@@ -111,6 +113,20 @@ MCUBES_LOOKS = [
     ClassLook(255, 'hbar', (None, None, None, None)),  # unlabeled pixels
 ]
 MCUBES_LEFT_BAND = 192  # columns the warped NIR image does not cover
+
+# Your-own-data example (configs/_base_/datasets/own_rgbt.py): RGB-T, colour
+# labels in this palette, every class id drawn by its look.
+OWN_CLASSES = ('background', 'person', 'car', 'bicycle', 'lane_mark',
+               'pole')
+OWN_PALETTE = [[0, 0, 0], [220, 20, 60], [0, 0, 142], [119, 11, 32],
+               [255, 255, 255], [153, 153, 153]]
+OWN_LOOKS = [
+    _rgbt(1, 'ellipse', None, 245),  # person: thermal only
+    _rgbt(2, 'rect', (40, 40, 170), 175),  # car: both
+    _rgbt(3, 'rect', None, 210),  # bicycle: thermal only
+    _rgbt(4, 'line', (245, 245, 245), None),  # lane_mark: visible only
+    _rgbt(5, 'line', (60, 60, 60), 160),  # pole: both
+]
 
 
 def _object_mask(shape: str, height: int, width: int,
@@ -282,6 +298,23 @@ def _write_deliver(out_dir: str, num_train: int, num_test: int, height: int,
                 _deliver_label_png(labels))
 
 
+def _write_multimodal_folder(out_dir: str, num_train: int, num_test: int,
+                             height: int, width: int,
+                             rng: np.random.Generator) -> None:
+    """``rgb/<stem>.jpg``, ``thermal/<stem>.png`` (grey) and
+    ``labels/<stem>.png`` (OWN_PALETTE colours) for num_train + num_test
+    stems; no split lists."""
+    palette = np.asarray(OWN_PALETTE, np.uint8)
+    for stem in _stems(1, num_train + num_test):
+        (visible, thermal), labels = render_modalities(
+            OWN_LOOKS, (3, 1), height, width, stem.endswith('N'), rng)
+        name = f'frame_{stem}'
+        _write_png(osp.join(out_dir, 'rgb', f'{name}.jpg'), visible)
+        _write_png(osp.join(out_dir, 'thermal', f'{name}.png'), thermal)
+        _write_png(osp.join(out_dir, 'labels', f'{name}.png'),
+                   palette[labels])
+
+
 def _write_mcubes(out_dir: str, num_train: int, num_test: int, height: int,
                   width: int, rng: np.random.Generator) -> None:
     full_width = MCUBES_LEFT_BAND + width
@@ -319,7 +352,8 @@ DEMO_WRITERS = dict(
     pst900=_paired_folder_writer(
         PST900_LOOKS, ('rgb', 'thermal', 'labels'), name=_pst900_name),
     deliver=_write_deliver,
-    mcubes=_write_mcubes)
+    mcubes=_write_mcubes,
+    multimodal_folder=_write_multimodal_folder)
 
 
 def make_demo_dataset(out_dir: str,
@@ -342,7 +376,10 @@ def make_demo_dataset(out_dir: str,
             semantic/ by case, split and sequence; train, val and test) or
             ``'mcubes'`` (polL_color/, polL_aolp_{sin,cos}/, polL_dolp/,
             NIR_warped/, GT/, list_folder/{train,val,test}.txt; the files
-            are ``width + 192`` wide, the left 192 columns having no NIR).
+            are ``width + 192`` wide, the left 192 columns having no NIR)
+            or ``'multimodal_folder'`` (rgb/ .jpg, thermal/, labels/ in the
+            colours of ``OWN_PALETTE``; ``num_train + num_test`` samples and
+            no split lists: prepare_own_dataset.py writes them).
         num_train (int): Training images. Defaults to 24.
         num_test (int): Test (and, where the layout has one, validation)
             images. Defaults to 8.

@@ -6,6 +6,10 @@ from .paired_folders import PairedFolderDataset
 FMB_CLASSES = ('unlabeled', 'Road', 'Sidewalk', 'Building', 'Lamp', 'Sign',
                'Vegetation', 'Sky', 'Person', 'Car', 'Truck', 'Bus',
                'Motorcycle', 'Bicycle', 'Pole')
+# The thing classes: those Cityscapes, whose class definitions FMB follows,
+# annotates as countable instances. Road, sidewalk, building, vegetation and
+# sky fill most of an image; lamps, signs and poles are Cityscapes stuff.
+FMB_THING_CLASSES = ('Person', 'Car', 'Truck', 'Bus', 'Motorcycle', 'Bicycle')
 FMB_PALETTE = [[0, 0, 0], [128, 64, 128], [244, 35, 232], [70, 70, 70],
                [250, 170, 30], [220, 220, 0], [107, 142, 35], [70, 130, 180],
                [220, 20, 60], [0, 0, 142], [0, 0, 70], [0, 60, 100],
@@ -28,6 +32,11 @@ class FMBDataset(PairedFolderDataset):
     pixels become ``ignore_index`` (255) and the other ids shift down by one
     (through mmseg's ``label_map``).
 
+    ``METAINFO['fusion_mask_classes']`` names the classes FusionSAM's fusion
+    mask treats as objects: the thing classes (:data:`FMB_THING_CLASSES`),
+    so its box and points fall on objects instead of spanning the road and
+    the sky; the configs give their label ids as ``fusion_mask_classes``.
+
     Args:
         split (str): ``'train'`` or ``'test'``: shorthand for the
             ``data_prefix`` folders. Defaults to ``'train'``.
@@ -37,7 +46,10 @@ class FMBDataset(PairedFolderDataset):
             rest of :class:`PairedFolderDataset` /
             :class:`mmseg.datasets.BaseSegDataset`.
     """
-    METAINFO = dict(classes=FMB_CLASSES, palette=FMB_PALETTE)
+    METAINFO = dict(
+        classes=FMB_CLASSES,
+        palette=FMB_PALETTE,
+        fusion_mask_classes=FMB_THING_CLASSES)
     FOLDERS = dict(
         img_path='Visible', thermal_path='Infrared', seg_map_path='Label')
 

@@ -4,7 +4,7 @@ from typing import List, Optional, Sequence
 
 from mmseg.registry import DATASETS
 
-from .rgbt_base import RGBTBaseDataset
+from .rgbt_base import MultiModalBaseDataset
 
 MCUBES_CLASSES = ('asphalt', 'concrete', 'metal', 'road_marking', 'fabric',
                   'glass', 'plaster', 'plastic', 'rubber', 'sand', 'gravel',
@@ -34,7 +34,7 @@ MCUBES_PREFIX = dict(
 
 
 @DATASETS.register_module()
-class MCubeSDataset(RGBTBaseDataset):
+class MCubeSDataset(MultiModalBaseDataset):
     """MCubeS: RGB, AoLP, DoLP and NIR, 20 material classes, 1024x1224.
 
     Layout::
@@ -49,7 +49,7 @@ class MCubeSDataset(RGBTBaseDataset):
 
     Modalities stack as RGB (3 channels), AoLP (sin, cos: 2), DoLP (1),
     NIR (1). The ``.npy`` arrays are scaled to 0..255 by
-    :class:`LoadRGBTImageFromFile` from the ranges the config gives it
+    :class:`LoadMultiModalImageFromFile` from the ranges the config gives it
     (``npy_value_ranges=dict(aolp=(-1, 1), dolp=(0, 1))``). The warped NIR
     image does not cover the left 192 columns: the configs drop them with
     ``CropMargins(left=192)``, as the public loader does. Unlike the public

@@ -4,11 +4,11 @@ from typing import List
 
 from mmseg.registry import DATASETS
 
-from .rgbt_base import RGBTBaseDataset
+from .rgbt_base import MultiModalBaseDataset
 
 
 @DATASETS.register_module()
-class MFNetDataset(RGBTBaseDataset):
+class MFNetDataset(MultiModalBaseDataset):
     """MFNet: 4-channel PNGs (R, G, B, thermal as alpha), 9 classes.
 
     Layout::
@@ -20,6 +20,10 @@ class MFNetDataset(RGBTBaseDataset):
 
     ``unlabeled`` is a class (every published MFNet table counts it), so
     ``reduce_zero_label=False`` and ``ignore_index=255``.
+    ``METAINFO['fusion_mask_classes']`` names the classes FusionSAM's fusion
+    mask treats as objects: all but ``unlabeled`` (every MFNet class is an
+    object or a road marking; the configs give their label ids as
+    ``fusion_mask_classes``).
 
     Args:
         ann_file (str): Split file relative to ``data_root`` (one stem per
@@ -33,6 +37,8 @@ class MFNetDataset(RGBTBaseDataset):
     METAINFO = dict(
         classes=('unlabeled', 'car', 'person', 'bike', 'curve', 'car_stop',
                  'guardrail', 'color_cone', 'bump'),
+        fusion_mask_classes=('car', 'person', 'bike', 'curve', 'car_stop',
+                             'guardrail', 'color_cone', 'bump'),
         palette=[[0, 0, 0], [64, 0, 128], [64, 64, 0], [0, 128, 192],
                  [0, 0, 192], [128, 128, 0], [64, 64, 128], [192, 128, 128],
                  [192, 64, 0]])

@@ -3,14 +3,15 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional
 
-from .rgbt_base import RGBTBaseDataset
+from .rgbt_base import MultiModalBaseDataset
 
 
-class PairedFolderDataset(RGBTBaseDataset):
+class PairedFolderDataset(MultiModalBaseDataset):
     """``<data_root>/<split>/<folder>/<stem><suffix>`` for each modality.
 
     Subclasses name the folders in ``FOLDERS`` (keys ``img_path``,
-    ``thermal_path``, ``seg_map_path``, as in mmseg's ``data_prefix``). The
+    ``thermal_path``, ``seg_map_path``, as in mmseg's ``data_prefix``; each
+    sample's thermal file becomes its ``modality_paths`` entry). The
     samples are every visible image of the split folder, or the stems listed
     in ``ann_file`` (one per line, e.g. a deterministic validation subset
     carved from train).
@@ -79,8 +80,10 @@ class PairedFolderDataset(RGBTBaseDataset):
             self._make_data_info(
                 img_path=osp.join(self.data_prefix['img_path'],
                                   stem + self.img_suffix),
-                thermal_path=osp.join(self.data_prefix['thermal_path'],
-                                      stem + self.img_suffix),
+                modality_paths=[
+                    osp.join(self.data_prefix['thermal_path'],
+                             stem + self.img_suffix)
+                ],
                 seg_map_path=osp.join(self.data_prefix['seg_map_path'],
                                       stem + self.seg_map_suffix),
                 origin=origin) for stem, origin in entries

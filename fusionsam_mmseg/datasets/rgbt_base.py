@@ -8,14 +8,14 @@ from mmseg.datasets import BaseSegDataset
 Source = Union[str, Sequence[str]]
 
 
-class RGBTBaseDataset(BaseSegDataset):
+class MultiModalBaseDataset(BaseSegDataset):
     """BaseSegDataset that validates every listed file before training starts.
 
     Subclasses build ``data_list`` entries with :meth:`_make_data_info`, which
     checks that each file exists and names the split file line it came from
     when it does not. Each entry carries ``modality_names`` and
     ``modality_channels`` (one entry per modality, visible first; also in the
-    dataset's metainfo) for :class:`LoadRGBTImageFromFile`, and
+    dataset's metainfo) for :class:`LoadMultiModalImageFromFile`, and
     ``num_label_values`` (raw label values before ``reduce_zero_label`` /
     ``label_map``) so that :class:`LoadCheckedAnnotations` can reject
     out-of-range label pixels.
@@ -40,7 +40,6 @@ class RGBTBaseDataset(BaseSegDataset):
     def _make_data_info(self,
                         img_path: str,
                         seg_map_path: Optional[str],
-                        thermal_path: Optional[str] = None,
                         modality_paths: Optional[Sequence[Source]] = None,
                         origin: str = '') -> dict:
         """Return one data_list entry after checking its files exist.
@@ -49,19 +48,20 @@ class RGBTBaseDataset(BaseSegDataset):
             img_path (str): Visible (or stacked 4-channel) image.
             seg_map_path (str, optional): Label PNG; None when the split has
                 no labels.
-            thermal_path (str, optional): Separate thermal image (RGB-T).
             modality_paths (Sequence[str | Sequence[str]], optional): One
                 source per modality after the visible one (a path, or the
-                paths whose channels make up that modality).
+                paths whose channels make up that modality), e.g. the
+                separate thermal image of RGB-T data; None when
+                ``img_path`` stacks every modality (MFNet).
             origin (str): Where the sample was listed (e.g. ``'train.txt
                 line 3'``), used in error messages.
         """
-        files = [('image', img_path), ('thermal image', thermal_path),
-                 ('label map', seg_map_path)]
+        files = [('image', img_path)]
         for name, source in zip(self.modality_names[1:], modality_paths
                                 or ()):
             paths = [source] if isinstance(source, str) else source
             files += [(f'{name} image', path) for path in paths]
+        files.append(('label map', seg_map_path))
         where = f' (listed in {origin})' if origin else ''
         for what, path in files:
             if path is not None and not osp.isfile(path):
@@ -72,19 +72,21 @@ class RGBTBaseDataset(BaseSegDataset):
             img_path=img_path,
             label_map=self.label_map,
             reduce_zero_label=self.reduce_zero_label,
-            num_label_values=len(self.METAINFO['classes']) +
-            int(self.reduce_zero_label),
+            num_label_values=self._num_label_values(),
             modality_names=tuple(self.modality_names),
             modality_channels=tuple(self.modality_channels),
             seg_fields=[])
         if seg_map_path is not None:
             data_info['seg_map_path'] = seg_map_path
-        if thermal_path is not None:
-            data_info['thermal_path'] = thermal_path
         if modality_paths is not None:
             data_info['modality_paths'] = tuple(
                 p if isinstance(p, str) else tuple(p) for p in modality_paths)
         return data_info
+
+    def _num_label_values(self) -> int:
+        """Raw label values: the classes, plus raw 0 (void) when
+        ``reduce_zero_label`` shifts the ids down."""
+        return len(self.METAINFO['classes']) + int(self.reduce_zero_label)
 
     def _layout_hint(self) -> str:
         """One sentence describing the expected on-disk layout."""

@@ -1,9 +1,16 @@
-"""Fusion-quality metrics of infrared-visible image fusion (DESIGN §4).
+"""Fusion-quality metrics of infrared-visible image fusion.
 
 :func:`fusion_quality` scores a fused image F against its visible (A) and
-infrared (B) sources, all (H, W) grey arrays on 0..255, with the field's
-definitions (VIFB's MATLAB code and its Python ports, e.g. the evaluator of
-MMIF-CDDFuse):
+infrared (B) sources, all (H, W) grey arrays on 0..255, under one of two
+conventions (:data:`CONVENTIONS`; docs/fusion_metrics.md has the table):
+
+- ``'ivif_zoo'`` (the default): the SAGE authors' evaluator
+  (RollingPlain/IVIF_ZOO ``Metric/``), whose numbers SAGE's tables print;
+  its VIF, SSIM, MS-SSIM and PSNR are in :mod:`.ivif_zoo_metrics`.
+- ``'matlab'``: the MATLAB definitions of docs/fusion_metrics.md (VIFB's
+  MATLAB code, Sheikh's vifp, Wang's SSIM / MS-SSIM through torchmetrics).
+
+The other nine metrics are the same in both:
 
 ========  ===============================================================
 EN        Shannon entropy (bits) of the 256-bin histogram of round(F).
@@ -16,45 +23,67 @@ MI        MI(A, F) + MI(B, F) in bits, 256 x 256 joint histograms of the
           rounded images.
 SCD       corr(F - B, A) + corr(F - A, B), Pearson over all pixels (0 for
           a constant image, whose correlation is undefined).
+CC        (corr(A, F) + corr(B, F)) / 2, the same Pearson correlation.
+Qabf      Xydeas-Petrovic edge preservation with 'same' Sobel convolution,
+          as the reference code (G = g_F where the strengths are equal).
+Nabf      Kumar's modified fusion-artefact measure (his MATLAB
+          ``objective_fusion_perform_fn``, ported by IVIF_ZOO): Sobel / 8
+          on the image mirrored by one pixel, weights g ** 1.5 where a
+          source's strength g >= 2, artefacts where g_F exceeds both
+          sources' strengths (module :func:`nabf`).
+========  ===============================================================
+
+and under ``'matlab'``:
+
+========  ===============================================================
 VIF       vifp(A, F) + vifp(B, F): pixel-domain VIF (torchmetrics), 4
           scales, Gaussian window N = 2 ** (5 - s) + 1, sigma = N / 5,
           noise variance 2, 'valid' filtering, downsampling by 2 (1.0 for
           a flat reference, as the reference code); needs both sides
           >= 41 pixels.
-Qabf      Xydeas-Petrovic edge preservation with 'same' Sobel convolution,
-          as the reference code (G = g_F where the strengths are equal).
 SSIM      SSIM(F, A) + SSIM(F, B): torchmetrics, Gaussian window 11,
           sigma 1.5, K1 = 0.01, K2 = 0.03, data range 255; the SSIM map
           of the image reflect-padded by 5 pixels, averaged over every
           pixel (torchmetrics' border convention).
 MS-SSIM   MS-SSIM(F, A) + MS-SSIM(F, B): torchmetrics with the same
-          window and constants, Wang et al.'s 5 scale weights (0.0448,
-          0.2856, 0.3001, 0.2363, 0.1333), 2 x 2 mean downsampling, no
-          normalisation; contrast-structure means inside the 5-pixel
-          border, the last scale's SSIM mean over the whole map; needs
-          both sides >= 176 pixels.
+          window and constants, Wang et al.'s 5 scale weights, 2 x 2 mean
+          downsampling, no normalisation; contrast-structure means inside
+          the 5-pixel border, the last scale's SSIM mean over the whole
+          map; needs both sides >= 176 pixels.
+PSNR      10 log10(255 ** 2 / MSE), MSE = (MSE(F, A) + MSE(F, B)) / 2 on
+          0..255 (VIFB's ``metricsPsnr``).
 ========  ===============================================================
 
 EN, SD, SF and AG read F only. The formulas of this module run in
-float64, the torchmetrics ones (VIF, SSIM, MS-SSIM) in float32.
+float64, the torchmetrics ones in float32, the IVIF_ZOO ones as their
+module says. :func:`to_grey` turns an RGB image into the grey levels each
+convention scores.
 """
 import math
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 from torchmetrics.functional.image import (
     multiscale_structural_similarity_index_measure,
     structural_similarity_index_measure, visual_information_fidelity)
 
+from . import ivif_zoo_metrics
+
 FUSION_METRICS = ('EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM',
-                  'MS-SSIM')
+                  'MS-SSIM', 'CC', 'PSNR', 'Nabf')
+CONVENTIONS = ('ivif_zoo', 'matlab')
+#: The SAGE authors' evaluator: its numbers are the published ones.
+DEFAULT_CONVENTION = 'ivif_zoo'
 GREY_LEVELS = 256
 DATA_RANGE = 255.0
+#: MATLAB's rgb2gray: the first row of the inverse NTSC (YIQ) matrix.
+MATLAB_GREY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 SSIM_WINDOW = dict(gaussian_kernel=True, sigma=1.5, kernel_size=11, k1=0.01,
                    k2=0.03)
-MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+MS_SSIM_BETAS = ivif_zoo_metrics.MS_SSIM_BETAS
 #: MS-SSIM's smallest side: at the 5th scale (1/16) the 11-pixel window must
 #: fit with room to spare (torchmetrics' check).
 MS_SSIM_MIN_SIDE = 16 * 11
@@ -65,6 +94,52 @@ QABF_STRENGTH = (0.9994, -15.0, 0.5)
 QABF_ORIENTATION = (0.9879, -22.0, 0.8)
 SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
 SOBEL_Y = ((1.0, 2.0, 1.0), (0.0, 0.0, 0.0), (-1.0, -2.0, -1.0))
+# Kumar's Nabf: (Nrg, kg, sigma_g), (Nra, ka, sigma_a), threshold Td,
+# weight exponent Lg; Sobel kernels / 8 (x: vertical edges, y: horizontal).
+NABF_STRENGTH = (0.9999, -19.0, 0.5)
+NABF_ORIENTATION = (0.9995, -22.0, 0.5)
+NABF_THRESHOLD = 2.0
+NABF_WEIGHT_EXPONENT = 1.5
+NABF_SOBEL_X = tuple(tuple(v / 8 for v in row) for row in SOBEL_X)
+NABF_SOBEL_Y = tuple(tuple(-v / 8 for v in row) for row in SOBEL_Y)
+
+
+def check_convention(convention: str) -> str:
+    """Return ``convention`` after checking it is one of
+    :data:`CONVENTIONS`."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f'fusion_quality: convention={convention!r}; '
+                         f'expected one of {list(CONVENTIONS)}.')
+    return convention
+
+
+def to_grey(image: np.ndarray, convention: str = DEFAULT_CONVENTION
+            ) -> np.ndarray:
+    """8-bit image -> (H, W) uint8 grey levels as ``convention`` reads it.
+
+    Args:
+        image (np.ndarray): (H, W) grey (returned as is) or (H, W, 3) RGB,
+            uint8.
+        convention (str): ``'ivif_zoo'``: PIL's ``convert('L')`` (ITU-R
+            601-2 luma in 16-bit fixed point), as ``eval_torch.py`` reads
+            every file; ``'matlab'``: MATLAB's ``rgb2gray`` (rounded).
+
+    Returns:
+        np.ndarray: (H, W) uint8.
+    """
+    check_convention(convention)
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (
+            image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(
+            f'to_grey: image of shape {image.shape} and dtype {image.dtype};'
+            ' expected an 8-bit (H, W) grey or (H, W, 3) RGB image.')
+    if image.ndim == 2:
+        return image
+    if convention == 'ivif_zoo':
+        return np.asarray(Image.fromarray(image).convert('L'))
+    grey = image.astype(np.float64) @ np.array(MATLAB_GREY)
+    return np.floor(grey + 0.5).astype(np.uint8)
 
 
 def _as_image(array: np.ndarray, name: str) -> np.ndarray:
@@ -151,6 +226,22 @@ def sum_of_correlation_differences(fused: np.ndarray, visible: np.ndarray,
             _correlation(fused - visible, infrared))
 
 
+def correlation_coefficient(fused: np.ndarray, visible: np.ndarray,
+                            infrared: np.ndarray) -> float:
+    """CC: mean of corr(A, F) and corr(B, F)."""
+    return (_correlation(visible, fused) +
+            _correlation(infrared, fused)) / 2
+
+
+def peak_signal_to_noise_ratio(fused: np.ndarray, visible: np.ndarray,
+                               infrared: np.ndarray) -> float:
+    """PSNR on 0..255 against the mean of the two MSEs; inf when F equals
+    both sources."""
+    mse = (np.mean((fused - visible)**2) + np.mean((fused - infrared)**2)) / 2
+    return math.inf if mse == 0 else float(
+        10 * math.log10(DATA_RANGE**2 / mse))
+
+
 def _batch(image: np.ndarray) -> torch.Tensor:
     """(1, 1, H, W) float32: torchmetrics' float64 convolutions are ~10x
     slower on CPUs, and 0..255 grey levels are exact in float32."""
@@ -172,17 +263,18 @@ def visual_information_fidelity_sum(fused: np.ndarray, visible: np.ndarray,
     return _vifp(visible, fused) + _vifp(infrared, fused)
 
 
+def _convolve(image: np.ndarray, kernel, border: int) -> np.ndarray:
+    """'same' convolution (cv2.filter2D correlates, so the kernel is
+    flipped) with the given OpenCV border."""
+    flipped = np.array(kernel, dtype=np.float64)[::-1, ::-1]
+    return cv2.filter2D(image, cv2.CV_64F, flipped, borderType=border)
+
+
 def _sobel(image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Edge strength and orientation ('same' Sobel convolution, zero
     padding)."""
-    gradients = []
-    for kernel in (SOBEL_X, SOBEL_Y):
-        # cv2.filter2D correlates; a convolution correlates with the
-        # flipped kernel.
-        flipped = np.array(kernel, dtype=np.float64)[::-1, ::-1]
-        gradients.append(cv2.filter2D(image, cv2.CV_64F, flipped,
-                                      borderType=cv2.BORDER_CONSTANT))
-    gx, gy = gradients
+    gx, gy = (_convolve(image, kernel, cv2.BORDER_CONSTANT)
+              for kernel in (SOBEL_X, SOBEL_Y))
     strength = np.sqrt(gx**2 + gy**2)
     orientation = np.full_like(gx, math.pi / 2)
     nonzero = gx != 0
@@ -224,6 +316,49 @@ def qabf(fused: np.ndarray, visible: np.ndarray,
     return float((q_af * weight_a + q_bf * weight_b).sum() / denominator)
 
 
+def _nabf_edges(image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Strength and orientation atan(gx / gy) of Sobel / 8 on the image
+    mirrored by one pixel (0 where both are 0, +-pi/2 where gy = 0)."""
+    gx, gy = (_convolve(image, kernel, cv2.BORDER_REFLECT_101)
+              for kernel in (NABF_SOBEL_X, NABF_SOBEL_Y))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        orientation = np.where((gx == 0) & (gy == 0), 0.0,
+                               np.arctan(gx / gy))
+    return np.sqrt(gx**2 + gy**2), orientation
+
+
+def _nabf_preservation(source: Tuple[np.ndarray, np.ndarray],
+                       fused: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Kumar's Q_SF per pixel: sqrt of strength and orientation terms."""
+    (g_src, a_src), (g_fused, a_fused) = source, fused
+    strength = np.zeros_like(g_src)
+    defined = (g_src != 0) & (g_fused != 0)
+    ratio = np.minimum(g_src, g_fused)[defined] / np.maximum(
+        g_src, g_fused)[defined]
+    strength[defined] = ratio
+    orientation = np.abs(np.abs(a_src - a_fused) - math.pi / 2) * 2 / math.pi
+    return np.sqrt(_sigmoid(strength, NABF_STRENGTH) *
+                   _sigmoid(orientation, NABF_ORIENTATION))
+
+
+def nabf(fused: np.ndarray, visible: np.ndarray,
+         infrared: np.ndarray) -> float:
+    """Nabf: weighted loss of edge information where F has edges stronger
+    than both sources (artefacts); NaN when no source edge reaches the
+    threshold."""
+    edges_a, edges_b, edges_f = (_nabf_edges(visible), _nabf_edges(infrared),
+                                 _nabf_edges(fused))
+    weights = [np.where(g >= NABF_THRESHOLD, g**NABF_WEIGHT_EXPONENT, 0.0)
+               for g, _ in (edges_a, edges_b)]
+    total = (weights[0] + weights[1]).sum()
+    if total == 0:
+        return math.nan
+    artefact = (edges_f[0] > edges_a[0]) & (edges_f[0] > edges_b[0])
+    lost = sum((1 - _nabf_preservation(edges, edges_f)) * weight
+               for edges, weight in zip((edges_a, edges_b), weights))
+    return float((artefact * lost).sum() / total)
+
+
 def ssim(fused: np.ndarray, visible: np.ndarray,
          infrared: np.ndarray) -> float:
     """SSIM(F, A) + SSIM(F, B) (torchmetrics, parameters in the module
@@ -240,11 +375,11 @@ def ms_ssim(fused: np.ndarray, visible: np.ndarray,
     module docstring)."""
     if min(fused.shape) < MS_SSIM_MIN_SIDE:
         raise ValueError(
-            f'fusion_quality: MS-SSIM needs images of at least '
-            f'{MS_SSIM_MIN_SIDE} x {MS_SSIM_MIN_SIDE} pixels (5 scales of an '
-            f'11-pixel window); got {fused.shape}. Leave MS-SSIM out '
-            'for smaller images (`metrics` here, `fusion_metrics` of '
-            'FusionQualityMetric).')
+            f"fusion_quality: MS-SSIM (convention 'matlab') needs images of "
+            f'at least {MS_SSIM_MIN_SIDE} x {MS_SSIM_MIN_SIDE} pixels (5 '
+            f'scales of an 11-pixel window); got {fused.shape}. Leave '
+            'MS-SSIM out for smaller images (`metrics` here, '
+            '`fusion_metrics` of FusionQualityMetric).')
     return float(sum(
         multiscale_structural_similarity_index_measure(
             _batch(fused), _batch(source), data_range=DATA_RANGE,
@@ -258,13 +393,26 @@ _FUSED_ONLY = {
     'SF': spatial_frequency,
     'AG': average_gradient,
 }
-_WITH_SOURCES = {
+_WITH_SOURCES: Dict[str, Callable] = {
     'MI': mutual_information,
     'SCD': sum_of_correlation_differences,
-    'VIF': visual_information_fidelity_sum,
     'Qabf': qabf,
-    'SSIM': ssim,
-    'MS-SSIM': ms_ssim,
+    'CC': correlation_coefficient,
+    'Nabf': nabf,
+}
+_BY_CONVENTION: Dict[str, Dict[str, Callable]] = {
+    'ivif_zoo': {
+        'VIF': ivif_zoo_metrics.vif,
+        'SSIM': ivif_zoo_metrics.ssim,
+        'MS-SSIM': ivif_zoo_metrics.ms_ssim,
+        'PSNR': ivif_zoo_metrics.psnr,
+    },
+    'matlab': {
+        'VIF': visual_information_fidelity_sum,
+        'SSIM': ssim,
+        'MS-SSIM': ms_ssim,
+        'PSNR': peak_signal_to_noise_ratio,
+    },
 }
 
 
@@ -280,23 +428,27 @@ def check_metric_names(metrics: Sequence[str]) -> Tuple[str, ...]:
 def fusion_quality(fused: np.ndarray,
                    visible: np.ndarray,
                    infrared: np.ndarray,
-                   metrics: Optional[Sequence[str]] = None
-                   ) -> Dict[str, float]:
+                   metrics: Optional[Sequence[str]] = None,
+                   convention: str = DEFAULT_CONVENTION) -> Dict[str, float]:
     """Score a fused image against its sources.
 
     Args:
-        fused (np.ndarray): (H, W) fused grey image (luminance Y) on 0..255,
-            integer or float.
-        visible (np.ndarray): (H, W) visible source (luminance Y), 0..255.
+        fused (np.ndarray): (H, W) fused grey image on 0..255, integer or
+            float (a colour image through :func:`to_grey` first).
+        visible (np.ndarray): (H, W) visible source, grey, 0..255.
         infrared (np.ndarray): (H, W) infrared source, 0..255.
         metrics (Sequence[str], optional): Which of :data:`FUSION_METRICS`
-            to compute; None computes all ten. Default: None.
+            to compute; None computes all thirteen. Default: None.
+        convention (str): One of :data:`CONVENTIONS` (module docstring).
+            Default: ``'ivif_zoo'``, the SAGE authors' evaluator.
 
     Returns:
         dict[str, float]: One value per requested metric, in
         :data:`FUSION_METRICS` order.
     """
     names = check_metric_names(FUSION_METRICS if metrics is None else metrics)
+    with_sources = dict(_WITH_SOURCES,
+                        **_BY_CONVENTION[check_convention(convention)])
     images = [_as_image(array, name) for array, name in (
         (fused, 'fused'), (visible, 'visible'), (infrared, 'infrared'))]
     shapes = {image.shape for image in images}
@@ -312,5 +464,5 @@ def fusion_quality(fused: np.ndarray,
         if name in _FUSED_ONLY:
             scores[name] = _FUSED_ONLY[name](images[0])
         else:
-            scores[name] = _WITH_SOURCES[name](*images)
+            scores[name] = with_sources[name](*images)
     return scores

@@ -3,11 +3,13 @@
 The FusionSAM tables are copied verbatim from the paper (see
 docs/tables.md), every value a percentage with one decimal, as printed;
 the multi-modal benchmark tables (DELIVER, MCubeS) give each table's own
-source and decimals. Nothing here is measured by this repository;
-``tools/analysis/make_tables.py`` prints these rows beside the numbers of a
-run.
+source and decimals. Every row carries the split it was scored on and how
+its checkpoint (epoch) was selected (``PublishedTable.row_protocol``), and
+where the source differs per row, its own source. Nothing here is measured
+by this repository; ``tools/analysis/make_tables.py`` prints these rows
+beside the numbers of a run.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 
@@ -29,6 +31,12 @@ class PublishedTable:
         source (str): Where the rows come from. Defaults to the FusionSAM
             paper.
         decimals (int): Decimals of the values as printed. Defaults to 1.
+        protocol (str): Split the rows were scored on and how the epoch was
+            selected, for rows not in ``row_protocols``.
+        row_protocols (dict[str, str]): Method name -> its split and epoch
+            selection where they differ from ``protocol``.
+        row_sources (dict[str, str]): Method name -> its source where it
+            differs from ``source``.
     """
 
     name: str
@@ -39,6 +47,18 @@ class PublishedTable:
     rows: Dict[str, Tuple[Optional[float], ...]]
     source: str = 'the FusionSAM paper (docs/tables.md)'
     decimals: int = 1
+    protocol: str = ('test split, as the source prints it; how the epoch '
+                     'was selected is not given with the table')
+    row_protocols: Dict[str, str] = field(default_factory=dict)
+    row_sources: Dict[str, str] = field(default_factory=dict)
+
+    def row_protocol(self, method: str) -> str:
+        """Split and epoch selection of the published row ``method``."""
+        return self.row_protocols.get(method, self.protocol)
+
+    def row_source(self, method: str) -> str:
+        """Source of the published row ``method``."""
+        return self.row_sources.get(method, self.source)
 
     def best_row(self, by: str = 'mIoU') -> str:
         """Name of the published row with the highest value in column ``by``.
@@ -143,13 +163,19 @@ ABLATION = PublishedTable(
         'full FusionSAM': (63.0, 61.8),
     })
 
-# Multi-modal benchmarks (DESIGN §2): test-set mIoU by the modalities a
-# model is given; two decimals, as printed in the sources.
+# Multi-modal benchmarks (docs/tables.md): mIoU by the modalities a model is
+# given, two decimals, as printed in the sources. The official MemorySAM and
+# CMNeXt code evaluate after every epoch and keep the best checkpoint:
+# DELIVER on its `val` split, MCubeS on list_folder/test.txt (their loaders'
+# "val" reads test.txt), so none of these rows is a held-out test score.
+MEMORYSAM_CODE = 'Chenfei-Liao/MemorySAM @ 1024065'
+CMNEXT_CODE = 'jamycheung/DELIVER @ 4981c16'
 DELIVER_MODALITIES = ('RGB', 'RGB-D', 'RGB-D-E', 'RGB-D-E-L')
 
 DELIVER_MIOU = PublishedTable(
     name='deliver',
-    title='DELIVER test set, mIoU (%) by input modalities',
+    title='DELIVER, mIoU (%) by input modalities (split and epoch '
+    'selection per row in the notes)',
     columns=DELIVER_MODALITIES,
     class_names=(None, ) * len(DELIVER_MODALITIES),
     metric_keys=('mIoU', ) * len(DELIVER_MODALITIES),
@@ -157,27 +183,71 @@ DELIVER_MIOU = PublishedTable(
         'CMNeXt-B2': (57.20, 63.58, 64.44, 66.30),
         'MemorySAM (Hiera-B+)': (53.22, 63.48, 62.42, 65.38),
     },
-    source='the MemorySAM paper (Liao et al. 2025) tables, second-hand '
-    'extraction; the CMNeXt / DELIVER official checkpoint names agree',
-    decimals=2)
+    source='see each row',
+    decimals=2,
+    row_protocols={
+        'CMNeXt-B2':
+        'val split (tools/train_mm.py evaluates `val` after every epoch '
+        'from epoch 101 and keeps the best; tools/val_mm.py reads `val`, '
+        'its test line commented out), best epoch of 200 on val; frames '
+        'resized to 1024x1024',
+        'MemorySAM (Hiera-B+)':
+        'val split (train_sam2_lora.py evaluates `val` after every epoch '
+        'and keeps the best), best epoch of 200 on val (RGB-D: epoch 154); '
+        'frames resized to 1024x1024',
+    },
+    row_sources={
+        'CMNeXt-B2':
+        f'CMNeXt model zoo, README.md "Model Zoo / DELIVER dataset" of '
+        f'{CMNEXT_CODE}',
+        'MemorySAM (Hiera-B+)':
+        'RGB-D-E-L 65.38: README.md / abstract of arXiv 2503.06700 '
+        f'({MEMORYSAM_CODE}); RGB-D 63.48: the released checkpoint '
+        '`.../AblationStudy_RGBD_mo08_weight1lr0.00045/.../epoch154_63.48'
+        '.pth` in configs/deliver_rgbdel_sam.yaml (EVAL.MODEL_PATH) of '
+        f'{MEMORYSAM_CODE}; RGB 53.22 and RGB-D-E 62.42: the MemorySAM '
+        'paper\'s DELIVER table, second-hand extraction (design notes), not '
+        'checked against the paper here',
+    })
 
 MCUBES_MODALITIES = ('R-A', 'R-A-D', 'R-A-D-N')
 
 MCUBES_MIOU = PublishedTable(
     name='mcubes',
-    title='MCubeS test set, mIoU (%) by input modalities (R: RGB, A: AoLP, '
-    'D: DoLP, N: NIR)',
+    title='MCubeS, mIoU (%) by input modalities (R: RGB, A: AoLP, D: DoLP, '
+    'N: NIR; split and epoch selection per row in the notes)',
     columns=MCUBES_MODALITIES,
     class_names=(None, ) * len(MCUBES_MODALITIES),
     metric_keys=('mIoU', ) * len(MCUBES_MODALITIES),
     rows={
         'MemorySAM (Hiera-B+)': (51.20, 52.20, 52.88),
-        'CMNeXt': (None, None, 36.16),
+        'CMNeXt-B2': (48.42, 49.48, 51.54),
     },
-    source='the MemorySAM paper (Liao et al. 2025) tables',
-    decimals=2)
+    source='see each row',
+    decimals=2,
+    row_protocols={
+        'MemorySAM (Hiera-B+)':
+        'list_folder/test.txt (the official loader\'s "val" reads it), '
+        'best epoch on it: 259 / 326 / 453 of 500; images resized and '
+        'centre-cropped to 1024x1024',
+        'CMNeXt-B2':
+        'list_folder/test.txt (the loader\'s "val" reads it), best epoch '
+        'on it among epochs 401-500 (tools/train_mm.py, EVAL_START 400)',
+    },
+    row_sources={
+        'MemorySAM (Hiera-B+)':
+        'the released checkpoints `epoch259_51.2.pth` (R-A, lr 3.5e-4), '
+        '`epoch326_52.2.pth` (R-A-D, lr 4e-4) and `epoch453_52.88.pth` '
+        '(R-A-D-N, lr 3.5e-4) in configs/mcubes_rgbadn_sam.yaml '
+        f'(EVAL.MODEL_PATH) of {MEMORYSAM_CODE}; 52.88 also in its README '
+        '/ the abstract of arXiv 2503.06700',
+        'CMNeXt-B2':
+        'CMNeXt model zoo, README.md "Model Zoo / MCubeS" of '
+        f'{CMNEXT_CODE} (it also lists RGB only: 48.16)',
+    })
 
-# Fusion quality on MSRS (DESIGN §4, §9): values as the metrics define them
+# Fusion quality on MSRS (docs/fusion_metrics.md, docs/sage.md): values as
+# the metrics define them
 # (not percentages). Only SAGE's Qabf is transcribed (second-hand); the other
 # columns of its table are left empty rather than guessed.
 FUSION_METRIC_COLUMNS = ('EN', 'SD', 'SF', 'AG', 'MI', 'SCD', 'VIF', 'Qabf')
@@ -190,7 +260,7 @@ SAGE_MSRS_FUSION = PublishedTable(
     metric_keys=FUSION_METRIC_COLUMNS,
     rows={'SAGE (paper)': (None, ) * 7 + (0.6242, )},
     source='SAGE (Wu et al., CVPR 2025), Qabf as listed by a second-hand '
-    'aggregator (DESIGN §9); its other columns are not transcribed',
+    'aggregator (docs/sage.md); its other columns are not transcribed',
     decimals=4)
 
 PUBLISHED_TABLES = {

@@ -12,7 +12,7 @@ from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
-from ..datasets.transforms import LoadRGBTImageFromFile
+from ..datasets.transforms import LoadMultiModalImageFromFile
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -26,8 +26,9 @@ def fused_image_to_rgb(fused_image: PixelData) -> np.ndarray:
     return np.ascontiguousarray(fused.round().astype(np.uint8))
 
 
-@VISUALIZERS.register_module()
-class RGBTSegLocalVisualizer(SegLocalVisualizer):
+@VISUALIZERS.register_module(
+    name=['MultiModalSegLocalVisualizer', 'RGBTSegLocalVisualizer'])
+class MultiModalSegLocalVisualizer(SegLocalVisualizer):
     """Draw multi-modal results as one panel of equally sized tiles.
 
     The panel reads, left to right: one tile per modality group (visible,
@@ -40,13 +41,13 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
     in colour, others from their first channels (zero-filled to 3).
 
     It draws the image it is given: the stacked ``(H, W, sum C_m)`` array
-    of :class:`LoadRGBTImageFromFile` (after any transform), or only its
+    of :class:`LoadMultiModalImageFromFile` (after any transform), or only its
     visible ``(H, W, 3)`` part. Two mmseg tools pass 3 channels:
     ``browse_dataset.py`` (the transformed sample's first three input
     channels, reversed for mmseg's BGR convention, so its panels show R and
     B swapped) and ``SegVisualizationHook`` (the file at ``img_path`` read
     as RGB). In the second case the other modalities are read from the
-    sample's files (``thermal_path`` / ``modality_paths`` in the metainfo)
+    sample's files (``img_path`` / ``modality_paths`` in the metainfo)
     when every one is an image file and their visible image equals the
     given one pixel for pixel, i.e. the sample was not transformed;
     otherwise the panel shows the given visible image only.
@@ -223,10 +224,10 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
         ``(3, )`` when the files are not image files or show other pixels
         (a transformed sample).
         """
-        keys = ('img_path', 'thermal_path', 'modality_paths',
-                'modality_names', 'modality_channels')
+        keys = ('img_path', 'modality_paths', 'modality_names',
+                'modality_channels')
         results = {key: metainfo[key] for key in keys if key in metainfo}
-        sources = [results.get('img_path'), results.get('thermal_path'),
+        sources = [results.get('img_path'),
                    *(results.get('modality_paths') or ())]
         paths = [p for source in sources if source is not None
                  for p in ([source] if isinstance(source, str) else source)]
@@ -234,16 +235,16 @@ class RGBTSegLocalVisualizer(SegLocalVisualizer):
                 any(path.endswith('.npy') for path in paths):
             return visible, (3, )
         try:
-            stacked = LoadRGBTImageFromFile(
+            stacked = LoadMultiModalImageFromFile(
                 thermal_channels=sum(groups[1:]))(results)['img']
         except ValueError as error:
             if len(paths) > 1:
                 raise
             raise ValueError(
-                f'{error} RGBTSegLocalVisualizer reads the other modalities '
-                "from the data sample's metainfo: for datasets with separate "
-                "modality files, list 'thermal_path' / 'modality_paths' in "
-                'the meta_keys of PackSegInputs.') from error
+                f'{error} MultiModalSegLocalVisualizer reads the other '
+                "modalities from the data sample's metainfo: for datasets "
+                "with separate modality files, list 'modality_paths' in the "
+                'meta_keys of PackSegInputs.') from error
         if stacked.shape[:2] != visible.shape[:2] or \
                 not np.array_equal(stacked[..., :3], visible):
             return visible, (3, )

@@ -15,6 +15,9 @@ importable, so the script runs on a bare GPU machine::
 
     python tools/analysis/benchmark_sam_encoder.py --model-type vit_h \\
         --image-size 1024 --batch-size 8 --device cuda --dtype bf16 --compile
+
+:func:`measure_variants` times several variants of ours against one stock
+encoder (part (a) of the GPU kit, ``tools/gpu/measure_part.py``).
 """
 import argparse
 import ctypes
@@ -27,7 +30,7 @@ import sys
 import time
 import types
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -138,39 +141,56 @@ def peak_forward_mib(encoder: nn.Module,
         return None
 
 
-def build_encoders(args, device: torch.device):
+def build_stock(args, device: torch.device
+                ) -> Tuple[nn.Module, torch.Generator]:
+    """The stock fp32 encoder, random weights with non-zero positional
+    parameters, and the generator that drew them (for the inputs)."""
     builder = import_sam_builder()
-    architectures = sys.modules['fusionsam_mmseg.models.sam.architectures']
-    arch = (architectures.SAMArchitecture(**TINY_ARCH)
-            if args.model_type == 'tiny' else
-            architectures.SAM_ARCHITECTURES[args.model_type])
     generator = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
-    stock = builder.build_sam_image_encoder(arch, args.image_size,
+    stock = builder.build_sam_image_encoder(architecture(args),
+                                            args.image_size,
                                             attention='stock')
     randomize_positional_parameters_(stock, generator)
-    ours = builder.build_sam_image_encoder(
-        arch,
-        args.image_size,
-        attention='sdpa',
-        rel_pos_mode=args.rel_pos_mode,
-        autocast=None if args.dtype == 'fp32' else args.dtype,
-        compile=args.compile)
+    return stock.to(device).eval(), generator
+
+
+def build_ours(stock: nn.Module, args, device: torch.device) -> nn.Module:
+    """Our encoder with the stock encoder's weights, built on ``device``.
+
+    ``args.compile`` is a bool or a dict of ``torch.compile`` kwargs.
+    """
+    builder = import_sam_builder()
+    with device:
+        ours = builder.build_sam_image_encoder(
+            architecture(args),
+            args.image_size,
+            attention='sdpa',
+            rel_pos_mode=args.rel_pos_mode,
+            autocast=None if args.dtype == 'fp32' else args.dtype,
+            compile=args.compile)
     ours.load_state_dict(stock.state_dict())
-    return stock.to(device).eval(), ours.to(device).eval(), generator
+    return ours.eval()
 
 
-def measure(args) -> dict:
-    device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    stock, ours, generator = build_encoders(args, device)
-    images = torch.randn(args.batch_size, 3, args.image_size, args.image_size,
-                         generator=generator).to(device)
+def architecture(args):
+    """The ``SAMArchitecture`` of ``args.model_type`` (after
+    :func:`import_sam_builder`)."""
+    architectures = sys.modules['fusionsam_mmseg.models.sam.architectures']
+    if args.model_type == 'tiny':
+        return architectures.SAMArchitecture(**TINY_ARCH)
+    return architectures.SAM_ARCHITECTURES[args.model_type]
+
+
+def compare(stock: nn.Module, ours: nn.Module, images: torch.Tensor,
+            args) -> dict:
+    """Time both encoders on ``images`` (iterations alternate) and compare
+    their embeddings; ``ours_first_call_s`` includes any compilation."""
     encoders = dict(stock=stock, ours=ours)
     times = dict(stock=[], ours=[])
     with torch.inference_mode():
         reference = stock(images)
+        first_call_s = time_forward(ours, images)
         difference = (ours(images).float() - reference).abs()
         memory = {name: peak_forward_mib(encoder, images)
                   for name, encoder in encoders.items()}
@@ -186,15 +206,50 @@ def measure(args) -> dict:
                     for name, values in times.items()}
     return dict(
         config=vars(args),
-        device=describe_device(device),
+        device=describe_device(images.device),
         torch=torch.__version__,
         images_per_s=images_per_s,
         seconds_per_iter=times,
         speedup=images_per_s['ours'] / images_per_s['stock'],
+        ours_first_call_s=first_call_s,
         peak_forward_mib=memory,
         max_abs_diff=difference.max().item(),
         mean_abs_diff=difference.mean().item(),
         reference_max_abs=reference.abs().max().item())
+
+
+def measure_variants(args, variants: Sequence[dict]) -> List[dict]:
+    """One stock encoder against each variant of ours, in one process.
+
+    Args:
+        args (Namespace): :func:`parse_args` settings.
+        variants (Sequence[dict]): settings of ours that replace those of
+            ``args`` (``dtype``, ``compile``, ``rel_pos_mode``); ``{}``
+            measures ``args`` as given.
+
+    Returns:
+        list[dict]: One :func:`compare` record per variant.
+    """
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    stock, generator = build_stock(args, device)
+    images = torch.randn(args.batch_size, 3, args.image_size, args.image_size,
+                         generator=generator).to(device)
+    records = []
+    for variant in variants:
+        variant_args = argparse.Namespace(**{**vars(args), **variant})
+        ours = build_ours(stock, variant_args, device)
+        records.append(compare(stock, ours, images, variant_args))
+        del ours
+        if device.type == 'cuda':
+            torch.cuda.empty_cache()
+    return records
+
+
+def measure(args) -> dict:
+    """Stock vs ours as ``args`` sets them (the command line)."""
+    return measure_variants(args, [{}])[0]
 
 
 def describe_device(device: torch.device) -> str:

@@ -9,9 +9,9 @@ DELIVER (``--deliver-rgb`` ... ``--deliver-rgbdel``) and MCubeS
 (``--mcubes-ra`` ... ``--mcubes-radn``) get an mIoU-by-modalities table, one
 results json per modality combination. ``--fusion-msrs`` (the results json of
 a ``FusionQualityMetric`` test, e.g. SAGE's student on MSRS) gives the fusion
-table EN ... Qabf beside SAGE's published figures, and ``--sage-panel CONFIG
-CHECKPOINT VISIBLE INFRARED`` draws visible | infrared | teacher | student
-for one image of a SAGE model (its SAM mask priors must be cached).
+table EN ... Qabf beside SAGE's published figures. The tool reads results
+only; it builds and runs no model (``tools/analysis/sage_panel.py`` draws a
+SAGE model's fused images).
 
 Example::
 
@@ -22,9 +22,12 @@ Example::
         --out work_dirs/tables
 
 A results file is the json tools/test.py writes (``<work_dir>/<timestamp>/
-<timestamp>.json``; the timestamp folder itself is accepted too) or a
-json-lines scalar log (``vis_data/scalars.json``; its last record with
-``mIoU`` is used). Per-class tables need the ``IoU.<class>`` keys written by
+<timestamp>.json``; the timestamp folder itself is accepted too). Every
+table compares test-split numbers, so results of a validation split are
+refused, naming the file: a json-lines scalar log (``vis_data/scalars.json``
+of a training run, whose metrics are validation's), ``val/`` metric keys,
+or a test run whose config (``<timestamp>/vis_data/config.py``) read a
+validation split. Per-class tables need the ``IoU.<class>`` keys written by
 ``PerClassIoUMetric`` (the evaluator of configs/_base_/datasets/*.py).
 """
 import argparse
@@ -34,6 +37,7 @@ import math
 import os
 import os.path as osp
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -41,6 +45,7 @@ from fusionsam_mmseg.evaluation.published import (ABLATION, DELIVER_MIOU,
                                                   FMB_PER_CLASS, MCUBES_MIOU,
                                                   MFNET_PER_CLASS,
                                                   SAGE_MSRS_FUSION,
+                                                  PUBLISHED_TABLES,
                                                   SAM_ON_FUSED,
                                                   PublishedTable)
 
@@ -86,6 +91,10 @@ ABLATION_ROW_INPUTS = {
 }
 DAY_NIGHT_INPUTS = {'all': 'mfnet', 'day': 'mfnet_day',
                     'night': 'mfnet_night'}
+# Classes in the mIoU of the published FMB rows: 15, `unlabeled` counted
+# (FMBDataset's default, the convention configs/fusionsam_vith_fmb.py
+# reproduces); a run with count_unlabeled=False averages 14.
+FMB_PUBLISHED_CLASSES = 15
 # Multi-modal benchmark tables: one input per modality column, in order.
 MODALITY_TABLE_INPUTS = (
     (DELIVER_MIOU, ('deliver_rgb', 'deliver_rgbd', 'deliver_rgbde',
@@ -173,7 +182,9 @@ class Row:
 class Table:
     """A table to write: ``name`` is the file stem.
 
-    ``inputs`` maps each command-line flag measured in the table to its file.
+    ``inputs`` maps each command-line flag measured in the table to its file;
+    ``csv_columns`` maps the header of each column only the CSV has to one
+    value per row.
     """
 
     name: str
@@ -184,6 +195,7 @@ class Table:
     inputs: Dict[str, str] = field(default_factory=dict)
     has_published_rows: bool = True
     published_source: str = 'the FusionSAM paper (docs/tables.md)'
+    csv_columns: Dict[str, List[str]] = field(default_factory=dict)
 
     def add_measured_row(self, label: str, results: Results,
                          keys: Sequence[str], decimals: int) -> None:
@@ -202,18 +214,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
         description='Write the paper tables (Markdown, CSV, LaTeX, bar '
-        'chart) from results jsons of tools/test.py.')
+        'chart) from results jsons of tools/test.py.',
+        epilog=published_protocols_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     inputs = parser.add_argument_group(
         'results jsons (give at least one)')
     for dest, help_text in RESULT_INPUTS.items():
         inputs.add_argument(
             option_flag(dest), dest=dest, metavar='JSON', help=help_text)
-    parser.add_argument(
-        '--sage-panel', nargs=4,
-        metavar=('CONFIG', 'CHECKPOINT', 'VISIBLE', 'INFRARED'),
-        help='draw visible | infrared | teacher | student of a SAGE model '
-        'for one image pair (its SAM mask priors cached by '
-        'tools/dataset_converters/sam_mask_priors.py)')
     parser.add_argument(
         '--out', required=True, help='output folder (created if needed)')
     parser.add_argument(
@@ -236,44 +244,70 @@ def resolve_results_path(path: str) -> str:
     return path
 
 
-def read_metric_record(path: str, key: str = 'mIoU') -> dict:
-    """The metrics dict of a json file or the last one of a json-lines log
-    holding ``key``."""
+TEST_SPLIT_ADVICE = ('the tables compare test-split results: test the '
+                     'checkpoint on the test split with tools/test.py and '
+                     'give the <timestamp>.json it writes')
+
+
+def read_metric_record(path: str, option: str) -> dict:
+    """The metrics dict of the results json ``path`` given to ``option``;
+    refuses a json-lines scalar log (validation metrics)."""
     with open(path, encoding='utf-8') as file:
         text = file.read()
     try:
         record = json.loads(text)
-    except json.JSONDecodeError:
-        record = _last_record_with_miou(text, path, key)
+    except json.JSONDecodeError as error:
+        raise _unreadable(text, path, option, error) from error
     if not isinstance(record, dict):
         raise ResultsError(f'{path}: expected a json object of metrics, '
                            f'got {type(record).__name__}.')
     return record
 
 
-def _last_record_with_miou(text: str, path: str,
-                           key: str = 'mIoU') -> dict:
-    """Last json-lines record whose keys include ``key`` (mIoU)."""
-    records = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
+def _unreadable(text: str, path: str, option: str,
+                error: json.JSONDecodeError) -> ResultsError:
+    """Why a file that is not one json object cannot be used."""
+    try:
+        lines = [json.loads(line) for line in text.splitlines()
+                 if line.strip()]
+    except json.JSONDecodeError:
+        return ResultsError(
+            f'{path}:{error.lineno} is not valid json ({error}); expected '
+            'the results json of tools/test.py.')
+    return ResultsError(
+        f'{path} (given to {option}) is a json-lines scalar log of '
+        f'{len(lines)} records (vis_data/scalars.json of a training run): '
+        f'its metrics come from the validation split; {TEST_SPLIT_ADVICE}.')
+
+
+def check_test_split(record: dict, path: str, option: str) -> None:
+    """Raise if the results of ``path`` come from a validation split: a
+    ``val/`` metric key, or a config dumped beside it (tools/test.py's
+    ``<timestamp>/vis_data/config.py``) whose test set is a validation
+    split."""
+    val_keys = sorted(key for key in record if key.startswith('val/'))
+    if val_keys:
+        raise ResultsError(
+            f'{path} (given to {option}) holds validation metrics '
+            f'({val_keys[:3]}); {TEST_SPLIT_ADVICE}.')
+    config = osp.join(osp.dirname(path), 'vis_data', 'config.py')
+    if not osp.isfile(config):
+        return
+    from mmengine.config import Config
+    dataset = Config.fromfile(
+        config, import_custom_modules=False).get('test_dataloader',
+                                                 {}).get('dataset', {})
+    for key in ('ann_file', 'split'):
+        value = dataset.get(key)
+        if value and osp.basename(str(value)).lower().startswith('val'):
             raise ResultsError(
-                f'{path}:{line_number} is not valid json ({error}); expected '
-                'the results json of tools/test.py.') from error
-    with_miou = [r for r in records
-                 if isinstance(r, dict) and _strip_prefixes(r).get(key)
-                 is not None]
-    if not with_miou:
-        raise ResultsError(f'{path}: no json record with an {key} key.')
-    return with_miou[-1]
+                f'{path} (given to {option}) was written by a test on a '
+                f'validation split ({config}: test_dataloader.dataset.{key}='
+                f'{value!r}); {TEST_SPLIT_ADVICE}.')
 
 
 def _strip_prefixes(record: dict) -> dict:
-    """Drop ``test/`` / ``val/`` style prefixes from metric keys."""
+    """Drop ``test/`` style prefixes from metric keys."""
     return {key.rsplit('/', 1)[-1]: value for key, value in record.items()}
 
 
@@ -302,7 +336,9 @@ def load_results(option: str, path: str, required: str = 'mIoU') -> Results:
             f'{path} (given to {option}) does not exist; expected the json '
             'that tools/test.py writes to <work_dir>/<timestamp>/'
             '<timestamp>.json.')
-    record = _strip_prefixes(read_metric_record(path, required))
+    record = read_metric_record(path, option)
+    check_test_split(record, path, option)
+    record = _strip_prefixes(record)
     if required not in record:
         evaluator = 'FusionQualityMetric' if required in \
             SAGE_MSRS_FUSION.metric_keys else 'an IoU'
@@ -318,11 +354,11 @@ def load_all_results(args: argparse.Namespace) -> Dict[str, Results]:
     """Load every results json given on the command line."""
     given = {dest: getattr(args, dest) for dest in RESULT_INPUTS
              if getattr(args, dest)}
-    if not given and not args.sage_panel:
+    if not given:
         flags = ', '.join(option_flag(dest) for dest in RESULT_INPUTS)
         raise ResultsError(
             f'no results json given; pass at least one of {flags} '
-            '(each the json that tools/test.py writes), or --sage-panel.')
+            '(each the json that tools/test.py writes).')
     return {dest: load_results(option_flag(dest), path,
                                REQUIRED_KEYS.get(dest, 'mIoU'))
             for dest, path in given.items()}
@@ -343,9 +379,87 @@ def per_class_table(published: PublishedTable, results: Results,
     table = Table(published.name, published.title,
                   ['Method', *published.columns],
                   published_rows(published))
-    table.add_measured_row(f'FusionSAM ({args.run_name})', results,
-                           published.metric_keys, args.decimals)
+    label = f'FusionSAM ({args.run_name})'
+    table.add_measured_row(label, results, published.metric_keys,
+                           args.decimals)
+    table.notes.append(next_best_note(published, results, label))
+    if published is FMB_PER_CLASS:
+        state_fmb_class_convention(table, results, label)
     return table
+
+
+def _signed(value: Optional[float]) -> str:
+    """A difference with its sign, one decimal, or "—"."""
+    return MISSING if value is None else f'{value:+.1f}'
+
+
+def _difference(value: Optional[float],
+                reference: Optional[float]) -> Optional[float]:
+    return None if value is None or reference is None else value - reference
+
+
+def next_best_note(published: PublishedTable, results: Results,
+                   label: str) -> str:
+    """The paper's mIoU margin over the next best published method (MFNet
+    +3.9, FMB +0.6) and this run's margin over the same method."""
+    index = published.columns.index('mIoU')
+    paper = {m: v[index] for m, v in published.rows.items()
+             if m.startswith('FusionSAM')}
+    others = {m: v[index] for m, v in published.rows.items()
+              if m not in paper and v[index] is not None}
+    best = max(others, key=others.get)
+    paper_margin = _difference(next(iter(paper.values())), others[best])
+    ours = _difference(results.get('mIoU'), others[best])
+    return (f'mIoU over the next best published method, {best} '
+            f'({others[best]:.1f}): the paper\'s FusionSAM '
+            f'{_signed(paper_margin)}, {label} {_signed(ours)}.')
+
+
+def state_fmb_class_convention(table: Table, results: Results,
+                               label: str) -> None:
+    """Say how many classes each mIoU averages (Markdown note and a CSV
+    column): 15 with `unlabeled`, 14 without (count_unlabeled=False)."""
+    count = sum(key.startswith('IoU.') for key in results.metrics)
+    unlabeled = 'counted' if any(key.casefold() == 'iou.unlabeled'
+                                 for key in results.metrics) else 'ignored'
+    table.csv_columns['Classes in mIoU'] = [
+        str(FMB_PUBLISHED_CLASSES if row.published else count)
+        for row in table.rows
+    ]
+    note = (f'Class convention: the mIoU of {label} averages {count} classes '
+            f'(`unlabeled` {unlabeled}); the published rows are read as '
+            f'{FMB_PUBLISHED_CLASSES}-class numbers (`unlabeled` counted).')
+    if count != FMB_PUBLISHED_CLASSES:
+        note += ' The mIoU column compares two conventions.'
+    table.notes.append(note)
+
+
+def ablation_drop_notes(published: PublishedTable,
+                        row_inputs: Dict[str, tuple],
+                        all_results: Dict[str, Results],
+                        run_name: str) -> List[str]:
+    """Per dataset, each ablation's mIoU minus the full model's: the paper's
+    drop and this run's (when both of its results are given)."""
+    full = next(m for m, dests in row_inputs.items()
+                if dests == SAM_ROW_INPUTS['FusionSAM'])
+    notes = []
+    for column, dataset in enumerate(published.columns):
+        full_ours = all_results.get(row_inputs[full][column])
+        drops = []
+        for method, dests in row_inputs.items():
+            if method == full:
+                continue
+            ablated = all_results.get(dests[column])
+            ours = _difference(
+                ablated.get('mIoU') if ablated else None,
+                full_ours.get('mIoU') if full_ours else None)
+            paper = _difference(published.rows[method][column],
+                                published.rows[full][column])
+            drops.append(f'{method} paper {_signed(paper)}, {run_name} '
+                         f'{_signed(ours)}')
+        notes.append(f'mIoU change from {full}, {dataset}: ' +
+                     '; '.join(drops) + '.')
+    return notes
 
 
 def day_night_table(all_results: Dict[str, Results],
@@ -400,7 +514,7 @@ def modality_table(published: PublishedTable, dests: Sequence[str],
     table = Table(published.name, published.title,
                   ['Method', *published.columns], published_rows(published),
                   published_source=published.source)
-    row = Row(args.run_name, [])
+    row = Row(f'{args.run_name} (test)', [])
     for column, dest in zip(published.columns, dests):
         results = all_results.get(dest)
         row.cells.append(
@@ -414,9 +528,57 @@ def modality_table(published: PublishedTable, dests: Sequence[str],
     return table
 
 
+MEASURED_SPLIT = ('test split (the results json of tools/test.py; '
+                  'validation results are refused)')
+
+
+def protocol_groups(published: PublishedTable) -> List[str]:
+    """One line per group of published rows sharing split, epoch selection
+    and source: "rows: split, selection (source: ...)"."""
+    groups: Dict[tuple, List[str]] = {}
+    for method in published.rows:
+        key = (published.row_protocol(method), published.row_source(method))
+        groups.setdefault(key, []).append(method)
+    return [f'{", ".join(methods)}: {protocol} (source: {source})'
+            for (protocol, source), methods in groups.items()]
+
+
+def published_protocols_help() -> str:
+    """The ``--help`` epilog: split and epoch selection of every published
+    row, table by table."""
+    lines = ['published rows (split the source scored them on; how the '
+             'epoch was selected; source):']
+    for table in PUBLISHED_TABLES.values():
+        lines.append(f'  {table.name}:')
+        lines += [textwrap.fill(line, 79, initial_indent='    - ',
+                                subsequent_indent='      ',
+                                break_on_hyphens=False)
+                  for line in protocol_groups(table)]
+    lines.append(textwrap.fill(
+        f'measured rows ("this run"): {MEASURED_SPLIT}.', 79))
+    return '\n'.join(lines)
+
+
+def label_protocols(table: Table,
+                    published: Optional[PublishedTable]) -> None:
+    """Say for every row which split it was scored on and how its epoch
+    was selected: Markdown notes and a CSV column."""
+    if published is not None:
+        table.notes += [f'Split and epoch selection, {line}.'
+                        for line in protocol_groups(published)]
+    table.notes.append(f'Measured rows: {MEASURED_SPLIT}.')
+    table.csv_columns['Split; epoch selection'] = [
+        '; '.join(([published.row_protocol(row.label)] if row.published
+                   and published else []) +
+                  ([MEASURED_SPLIT] if row.measured_from else []))
+        for row in table.rows
+    ]
+
+
 def build_tables(all_results: Dict[str, Results],
                  args: argparse.Namespace) -> List[Table]:
-    """Every table that has at least one measured cell."""
+    """Every table that has at least one measured cell, each row labelled
+    with its split and epoch selection."""
     tables = []
     if 'mfnet' in all_results:
         tables.append(
@@ -429,8 +591,11 @@ def build_tables(all_results: Dict[str, Results],
                                   (ABLATION, ABLATION_ROW_INPUTS)):
         needed = {dest for dests in row_inputs.values() for dest in dests}
         if needed & set(all_results):
-            tables.append(
-                miou_table(published, row_inputs, all_results, args))
+            table = miou_table(published, row_inputs, all_results, args)
+            if published is ABLATION:
+                table.notes += ablation_drop_notes(
+                    published, row_inputs, all_results, args.run_name)
+            tables.append(table)
     for published, dests in MODALITY_TABLE_INPUTS:
         if set(dests) & set(all_results):
             tables.append(
@@ -438,6 +603,8 @@ def build_tables(all_results: Dict[str, Results],
     if 'fusion_msrs' in all_results:
         tables.append(
             fusion_table(SAGE_MSRS_FUSION, all_results['fusion_msrs'], args))
+    for table in tables:
+        label_protocols(table, PUBLISHED_TABLES.get(table.name))
     return tables
 
 
@@ -451,70 +618,6 @@ def fusion_table(published: PublishedTable, results: Results,
     table.add_measured_row(args.run_name, results, published.metric_keys,
                            published.decimals)
     return table
-
-
-def _panel_tile(image, label: str):
-    """(H, W, 3) uint8 RGB with its label written on a dark band."""
-    import cv2
-    import numpy as np
-    band = np.zeros((24, image.shape[1], 3), np.uint8)
-    cv2.putText(band, label, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                (255, 255, 255), 1, cv2.LINE_AA)
-    return np.concatenate([band, image], axis=0)
-
-
-def sage_panel(config: str, checkpoint: str, visible: str, infrared: str,
-               out_file: str) -> str:
-    """Draw visible | infrared | teacher | student for one image pair.
-
-    Args:
-        config (str): A SAGE config (its train pipeline's
-            ``LoadSAMMaskPriors`` gives the number of masks).
-        checkpoint (str): A SAGE training checkpoint (teacher included).
-        visible (str): The visible PNG; its priors must be cached.
-        infrared (str): The infrared PNG.
-        out_file (str): PNG to write.
-
-    Returns:
-        str: ``out_file``.
-    """
-    import cv2
-    import numpy as np
-    import torch
-    from mmengine.config import Config
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS, TRANSFORMS
-    from mmseg.utils import register_all_modules
-
-    import fusionsam_mmseg  # noqa: F401
-    from fusionsam_mmseg.models.fusion.sage import colorize
-    register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(config)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu')
-    model.eval()
-    results = TRANSFORMS.build(dict(type='LoadRGBTImageFromFile'))(
-        dict(img_path=visible, thermal_path=infrared))
-    results = TRANSFORMS.build(
-        dict(type='LoadSAMMaskPriors', num_masks=model.num_masks))(results)
-    inputs = torch.from_numpy(
-        np.ascontiguousarray(results['img'].transpose(2, 0, 1)))[None]
-    with torch.no_grad():
-        sources = model.sources(inputs.float(), with_priors=True)
-        fusions = [model.teach(sources)[0], model.fuse(sources)[0]]
-    tiles = [results['img'][..., :3].astype(np.uint8),
-             np.repeat(results['img'][..., 3:4], 3, 2).astype(np.uint8)]
-    for fused in fusions:
-        rgb = colorize(fused.clamp(0, 1), sources.visible_rgb)[0]
-        tiles.append((rgb.permute(1, 2, 0).numpy() * 255).round().astype(
-            np.uint8))
-    labels = ('visible', 'infrared', 'teacher', 'student')
-    panel = np.concatenate(
-        [_panel_tile(tile, label) for tile, label in zip(tiles, labels)],
-        axis=1)
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    cv2.imwrite(out_file, cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
-    return out_file
 
 
 def to_markdown(table: Table) -> str:
@@ -539,10 +642,11 @@ def write_csv(table: Table, path: str) -> None:
     """The table as CSV with measured values as in the json."""
     with open(path, 'w', newline='', encoding='utf-8') as file:
         writer = csv.writer(file)
-        writer.writerow([*table.columns, 'Source'])
-        for row in table.rows:
+        writer.writerow([*table.columns, *table.csv_columns, 'Source'])
+        for index, row in enumerate(table.rows):
+            extra = [values[index] for values in table.csv_columns.values()]
             writer.writerow([row.label, *(c.raw() for c in row.cells),
-                             row.source])
+                             *extra, row.source])
 
 
 def _latex_escape(text: str) -> str:
@@ -633,10 +737,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ResultsError as error:
         print(f'make_tables.py: error: {error}', file=sys.stderr)
         return 2
-    written = write_tables(tables, args) if tables else []
-    if args.sage_panel:
-        written.append(sage_panel(*args.sage_panel,
-                                  osp.join(args.out, 'sage_panel.png')))
+    written = write_tables(tables, args)
     for path in written:
         print(f'wrote {path}')
     for table in tables:

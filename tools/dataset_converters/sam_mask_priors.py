@@ -33,17 +33,17 @@ import torch
 from mmengine.utils import ProgressBar
 
 import fusionsam_mmseg  # noqa: F401  (registers the datasets)
-from fusionsam_mmseg.datasets.transforms import LoadRGBTImageFromFile
+from fusionsam_mmseg.datasets.transforms import LoadMultiModalImageFromFile
 from fusionsam_mmseg.datasets.transforms.mask_priors import (
     MANIFEST, MODALITY_KEYS, mask_prior_path, read_manifest)
 from fusionsam_mmseg.models.pretrained_file import file_sha256
 from fusionsam_mmseg.models.sam import (SAM_ARCHITECTURES,
+                                        AutomaticMaskGenerator,
+                                        AutomaticMaskSettings,
                                         build_sam_image_encoder,
+                                        build_sam_mask_decoder,
                                         build_sam_prompt_encoder,
                                         load_sam_checkpoint)
-from fusionsam_mmseg.models.sam.automatic_masks import (
-    AutomaticMaskGenerator, AutomaticMaskSettings)
-from fusionsam_mmseg.models.sam.builder import build_sam_mask_decoder
 from mmseg.registry import DATASETS
 from mmseg.utils import register_all_modules
 
@@ -142,12 +142,12 @@ def list_pairs(args: argparse.Namespace) -> List[Tuple[str, str]]:
     pairs = []
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
-        if 'thermal_path' not in info:
+        if len(info.get('modality_paths') or ()) != 1:
             raise ValueError(
                 f'sam_mask_priors.py: {args.dataset} lists {info["img_path"]} '
                 'without a separate infrared file; expected a layout with '
                 'visible and infrared folders.')
-        pairs.append((info['img_path'], info['thermal_path']))
+        pairs.append((info['img_path'], info['modality_paths'][0]))
     return pairs
 
 
@@ -212,7 +212,7 @@ def main() -> None:
     record = generation_record(args)
     check_resumable(folder, record, args.overwrite)
     generator = build_generator(args)
-    loader = LoadRGBTImageFromFile()
+    loader = LoadMultiModalImageFromFile()
     counts = {}
     write_manifest(folder, record, counts, complete=False)
     progress = ProgressBar(len(pairs))
@@ -222,8 +222,9 @@ def main() -> None:
         if osp.isfile(path) and not args.overwrite:
             counts[stem] = cached_counts(path)
         else:
-            image = to_uint8(loader(dict(img_path=visible_path,
-                                         thermal_path=infrared_path))['img'])
+            loaded = loader(
+                dict(img_path=visible_path, modality_paths=[infrared_path]))
+            image = to_uint8(loaded['img'])
             shape = image.shape[:2]
             sources = dict(visible=image[..., :3],
                            infrared=np.repeat(image[..., 3:4], 3, axis=2))

@@ -17,6 +17,10 @@ PINNED = {
     'segment-anything': '1.0',
     'sam2': '1.1.0',
     'torchmetrics': '1.9.0',
+    'onnx': '1.23.1',
+    'onnxscript': '0.7.2',
+    'onnx-ir': '1.0.0',
+    'onnxruntime': '1.23.2',
 }
 
 

@@ -60,6 +60,12 @@ else
   SAM2_BUILD_CUDA=0 $PIP install --no-deps --no-build-isolation "sam2==1.1.0"
   $PIP install hydra-core iopath tqdm
 fi
+if py_ok "from importlib.metadata import version as v; assert [v(p) for p in ('onnx', 'onnxscript', 'onnx-ir', 'onnxruntime')] == ['1.23.1', '0.7.2', '1.0.0', '1.23.2']"; then
+  say "onnx 1.23.1, onnxscript 0.7.2, onnx-ir 1.0.0, onnxruntime 1.23.2: already installed"
+else
+  say "ONNX export and runtime of the SAGE student (tools/deployment): onnxscript and onnx-ir are torch ${TORCH_VERSION}'s exporter; onnxruntime 1.23.2 is the newest with Python 3.10-3.12 wheels"
+  $PIP install "onnx==1.23.1" "onnxscript==0.7.2" "onnx-ir==1.0.0" "onnxruntime==1.23.2" "numpy>=1.26,<2"
+fi
 if py_ok 'import torchvision'; then
   echo "[install] WARNING: torchvision is importable; fusionsam_mmseg never needs it and the CPU torch ${TORCH_VERSION} build has no working torchvision." >&2
 fi

@@ -21,7 +21,9 @@ What each check can justify:
   carry the first 8 hex digits of the file's sha256 (``vgg16-397923af``),
   which is exactly what ``torch.hub``'s ``check_hash`` verifies; so does
   this tool.
-- ``sam2_hiera_b+`` / ``sam2.1_hiera_l`` (Meta's SAM2 releases): no digest
+- ``sam2_hiera_b+`` / ``sam2_hiera_l`` (SAM 2.0, address from the sam2
+  repository's checkpoints/download_ckpts.sh) / ``sam2.1_hiera_l`` (Meta's
+  SAM2 releases): no digest
   is published anywhere we could find, so the file is checked by structure:
   it must load under ``torch.load(weights_only=True)`` as ``{'model':
   state_dict}`` whose keys and shapes equal those of ``sam2``'s
@@ -84,6 +86,10 @@ KNOWN_CHECKPOINTS: Dict[str, CheckpointInfo] = {
         'sam2_hiera_base_plus.pt', 'sam2',
         f'{SAM2_URL}/072824/sam2_hiera_base_plus.pt', '', '',
         'configs/sam2/sam2_hiera_b+.yaml'),
+    'sam2_hiera_l': CheckpointInfo(
+        'sam2_hiera_large.pt', 'sam2',
+        f'{SAM2_URL}/072824/sam2_hiera_large.pt', '', '',
+        'configs/sam2/sam2_hiera_l.yaml'),
     'sam2.1_hiera_l': CheckpointInfo(
         'sam2.1_hiera_large.pt', 'sam2',
         f'{SAM2_URL}/092824/sam2.1_hiera_large.pt', '', '',

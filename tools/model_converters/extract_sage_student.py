@@ -13,24 +13,22 @@ Example::
 import argparse
 import os
 import os.path as osp
-import re
 
 import torch
 from mmengine.runner import CheckpointLoader
 
 import fusionsam_mmseg  # noqa: F401  (checkpoint safe globals)
+from fusionsam_mmseg.models.fusion.sage_student import STUDENT_PREFIX
 from fusionsam_mmseg.models.pretrained_file import file_sha256
-
-# 'student.' then the 'module.' of a DDP wrapper, when trained distributed.
-STUDENT_KEY = re.compile(r'^student\.(module\.)?')
 
 
 def student_state_dict(path: str) -> dict:
     """The student's tensors of a SAGE checkpoint, prefix removed."""
     checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     state_dict = checkpoint.get('state_dict', checkpoint)
-    student = {STUDENT_KEY.sub('', key): value
-               for key, value in state_dict.items() if STUDENT_KEY.match(key)}
+    student = {STUDENT_PREFIX.sub('', key): value
+               for key, value in state_dict.items()
+               if STUDENT_PREFIX.match(key)}
     if not student:
         raise ValueError(
             f"extract_sage_student.py: '{path}' holds no 'student.*' "

@@ -8,7 +8,7 @@
 # its 3 channels: modality_channels = (3, ) * len(modalities).
 # Train recipe (the public DELIVER loader): random rescale 0.5-2.0, 1024x1024
 # crops, horizontal flip, colour jitter on the RGB group only.
-# Protocol (DESIGN §2): train on `train`, validate (model selection) on
+# Protocol (docs/datasets.md): train on `train`, validate (model selection) on
 # `val`, test once on `test`. Testing is at the native 1042x1042; the common
 # protocol (DELIVER/CMNeXt, MemorySAM) resizes test images to 1024x1024,
 # so published numbers are on resized frames.
@@ -22,7 +22,7 @@ meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'reduce_zero_label', 'modality_channels', 'modality_names',
              'modality_paths')
 train_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='LoadCheckedAnnotations', label_channel=0),
     dict(
         type='RandomResize',
@@ -31,11 +31,11 @@ train_pipeline = [
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='RGBTPhotoMetricDistortion'),
+    dict(type='MultiModalPhotoMetricDistortion'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 test_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='LoadCheckedAnnotations', label_channel=0),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]

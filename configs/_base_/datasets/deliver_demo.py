@@ -6,7 +6,7 @@ _base_ = ['./deliver.py']
 data_root = 'data/demo_deliver'
 crop_size = (96, 128)
 train_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='LoadCheckedAnnotations', label_channel=0),
     dict(
         type='RandomResize',
@@ -15,7 +15,7 @@ train_pipeline = [
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='RGBTPhotoMetricDistortion'),
+    dict(type='MultiModalPhotoMetricDistortion'),
     dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
 train_dataloader = dict(

@@ -1,21 +1,27 @@
 # FMB (Liu et al. ICCV 2023): visible + infrared PNGs, 600x800, 15 classes
 # with `unlabeled` counted (set `count_unlabeled=False` in both datasets for
 # the 14-class convention).
-# Protocol (DESIGN §2): FMB ships no validation split, so training uses the
-# whole train split with no validation loop and keeps the last checkpoint
+# Protocol (docs/datasets.md): FMB ships no validation split, so training uses
+# the whole train split with no validation loop and keeps the last checkpoint
 # (no `save_best`); the test split is read once, by tools/test.py, at native
 # resolution. A config that wants monitoring sets val_dataloader / val_cfg /
 # val_evaluator to a list carved from train.
 dataset_type = 'FMBDataset'
+# Label ids that count as objects for FusionSAM's fusion mask (its target,
+# hence where its point and box prompts go): FMB's thing classes Person, Car,
+# Truck, Bus, Motorcycle, Bicycle (FMBDataset.METAINFO['fusion_mask_classes'];
+# road, sidewalk, building, vegetation and sky would make the box the whole
+# image). 14-class convention: each id one lower.
+fusion_mask_classes = (8, 9, 10, 11, 12, 13)
 data_root = 'data/fmb'
 crop_size = (600, 800)
 batch_size = 4
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'pad_shape', 'scale_factor', 'flip', 'flip_direction',
              'reduce_zero_label', 'modality_channels', 'modality_names',
-             'thermal_path')
+             'modality_paths')
 train_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='LoadCheckedAnnotations'),
     dict(
         type='RandomResize',
@@ -24,11 +30,11 @@ train_pipeline = [
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='RGBTPhotoMetricDistortion'),
+    dict(type='MultiModalPhotoMetricDistortion'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 test_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='LoadCheckedAnnotations'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]

@@ -10,9 +10,11 @@
 # CropMargins(left=192) drops them from every modality and the labels, as the
 # public loader does, so samples (and the evaluated region) are 1024x1032.
 # Train recipe (the public MCubeSNet loader): short side rescaled around 512
-# (x0.5-2.0), 512x512 crops, horizontal flip; its Gaussian blur is left out
-# (no mmseg transform) and it applies no colour jitter.
-# Protocol (DESIGN §2): train on list_folder/train.txt, validate (model
+# (x0.5-2.0), 512x512 crops, horizontal flip; its Gaussian blur of RGB and
+# NIR is left out here (ModalityGaussianBlur gives it: see
+# configs/memorysam/memorysam_hiera_bplus_mcubes_radn.py) and it applies no
+# colour jitter.
+# Protocol (docs/datasets.md): train on list_folder/train.txt, validate (model
 # selection) on list_folder/val.txt (the public loader's "val" reads
 # test.txt), test once on list_folder/test.txt at native resolution (the
 # public evaluation resizes and centre-crops to 1024x1024).
@@ -27,7 +29,9 @@ meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'reduce_zero_label', 'modality_channels', 'modality_names',
              'modality_paths')
 train_pipeline = [
-    dict(type='LoadRGBTImageFromFile', npy_value_ranges=npy_value_ranges),
+    dict(
+        type='LoadMultiModalImageFromFile',
+        npy_value_ranges=npy_value_ranges),
     dict(type='LoadCheckedAnnotations'),
     dict(type='CropMargins', left=192),
     dict(
@@ -40,7 +44,9 @@ train_pipeline = [
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 test_pipeline = [
-    dict(type='LoadRGBTImageFromFile', npy_value_ranges=npy_value_ranges),
+    dict(
+        type='LoadMultiModalImageFromFile',
+        npy_value_ranges=npy_value_ranges),
     dict(type='LoadCheckedAnnotations'),
     dict(type='CropMargins', left=192),
     dict(type='PackSegInputs', meta_keys=meta_keys),

@@ -8,7 +8,7 @@ data_root = 'data/demo_mcubes'
 crop_size = (96, 128)
 train_pipeline = [
     dict(
-        type='LoadRGBTImageFromFile',
+        type='LoadMultiModalImageFromFile',
         npy_value_ranges={{_base_.npy_value_ranges}}),
     dict(type='LoadCheckedAnnotations'),
     dict(type='CropMargins', left=192),

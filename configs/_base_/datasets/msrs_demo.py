@@ -7,7 +7,7 @@ _base_ = ['./msrs.py']
 data_root = 'data/demo_msrs'
 crop_size = (96, 128)
 train_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='LoadCheckedAnnotations'),
     dict(
         type='RandomResize',
@@ -16,7 +16,7 @@ train_pipeline = [
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='RGBTPhotoMetricDistortion'),
+    dict(type='MultiModalPhotoMetricDistortion'),
     dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
 train_dataloader = dict(

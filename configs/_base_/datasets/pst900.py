@@ -3,12 +3,11 @@
 # rescue_randy) with background counted.
 # Train recipe: random rescale 0.5-2.0, 720x1280 crops, flip, colour jitter
 # on the visible group only.
-# Protocol (DESIGN §2): PST900 ships no validation split, so training uses
-# the whole train split with no validation loop and keeps the last
-# checkpoint (no `save_best`); the test split is read once, by
-# tools/test.py, at native resolution. A config that wants monitoring sets
-# val_dataloader / val_cfg / val_evaluator to a stem list carved from train
-# (`ann_file`).
+# Protocol (docs/datasets.md): PST900 ships no validation split, so training
+# uses the whole train split with no validation loop and keeps the last
+# checkpoint (no `save_best`); the test split is read once, by tools/test.py,
+# at native resolution. A config that wants monitoring sets val_dataloader /
+# val_cfg / val_evaluator to a stem list carved from train (`ann_file`).
 dataset_type = 'PST900Dataset'
 data_root = 'data/PST900_RGBT_Dataset'
 crop_size = (720, 1280)
@@ -16,9 +15,9 @@ batch_size = 4
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
              'pad_shape', 'scale_factor', 'flip', 'flip_direction',
              'reduce_zero_label', 'modality_channels', 'modality_names',
-             'thermal_path')
+             'modality_paths')
 train_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='LoadCheckedAnnotations'),
     dict(
         type='RandomResize',
@@ -27,11 +26,11 @@ train_pipeline = [
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='RGBTPhotoMetricDistortion'),
+    dict(type='MultiModalPhotoMetricDistortion'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 test_pipeline = [
-    dict(type='LoadRGBTImageFromFile'),
+    dict(type='LoadMultiModalImageFromFile'),
     dict(type='LoadCheckedAnnotations'),
     dict(type='PackSegInputs', meta_keys=meta_keys),
 ]

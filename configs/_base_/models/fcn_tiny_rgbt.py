@@ -1,8 +1,11 @@
 # A small stock mmseg model (ResNet-18-style + FCN head) that reads 4-channel
 # RGB-T inputs: `in_channels=4` plus 4-value mean/std. No plugin component.
 norm_cfg = dict(type='BN', requires_grad=True)
-rgbt_mean = [123.675, 116.28, 103.53, 127.5]
-rgbt_std = [58.395, 57.12, 57.375, 64.0]
+# The modality channels, visible first: the stem's in_channels and the
+# preprocessor's mean / std (RGB: ImageNet; thermal 127.5 / 64) follow.
+rgbt_channels = (3, 1)
+rgbt_mean = [123.675, 116.28, 103.53] + [127.5] * sum(rgbt_channels[1:])
+rgbt_std = [58.395, 57.12, 57.375] + [64.0] * sum(rgbt_channels[1:])
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=rgbt_mean,
@@ -15,7 +18,7 @@ model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
         type='ResNetV1c',
-        in_channels=4,
+        in_channels=sum(rgbt_channels),
         depth=18,
         stem_channels=16,
         base_channels=16,

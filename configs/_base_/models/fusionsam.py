@@ -3,10 +3,19 @@
 # encoder on the fused image; 10 points + 1 box from the fusion mask; one
 # mask-decoder token per class). Paper sizes; ../fusionsam_paper.py adds the
 # paper's weights files (SAM, VGG16) and schedule, the top-level configs the
-# classes and the data.
+# classes and the data. LSTG's VQ-GAN settings (adversarial start, perceptual
+# weight, discriminator optimizer) are those of stage 1:
+# ../lstg_vqgan_training.py.
+_base_ = ['../lstg_vqgan_training.py']
 norm_cfg = dict(type='BN', requires_grad=True)
-rgbt_mean = [123.675, 116.28, 103.53, 127.5]
-rgbt_std = [58.395, 57.12, 57.375, 64.0]
+# The modalities, visible first, as (name, channels): LSTG's modality_names /
+# modality_channels, FMP's num_modalities and the preprocessor's mean / std
+# (RGB: ImageNet; every further channel 127.5 / 64) follow from this tuple.
+# Configs with other modalities set their own (fusionsam_tiny_deliver_demo.py).
+default_modalities = (('rgb', 3), ('thermal', 1))
+default_names, default_channels = zip(*default_modalities)
+rgbt_mean = [123.675, 116.28, 103.53] + [127.5] * sum(default_channels[1:])
+rgbt_std = [58.395, 57.12, 57.375] + [64.0] * sum(default_channels[1:])
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=rgbt_mean,
@@ -19,8 +28,8 @@ model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
         type='LSTG',
-        modality_channels=(3, 1),
-        modality_names=('rgb', 'thermal'),
+        modality_channels=default_channels,
+        modality_names=default_names,
         embed_dims=256,
         base_channels=32,
         num_downsamples=2,
@@ -39,7 +48,7 @@ model = dict(
             gan_type='hinge',
             loss_weight=0.1,
             disc_loss_weight=1.0,
-            start_iter=2000,
+            start_iter={{_base_.adversarial_start_iter}},
             discriminator=dict(
                 type='PatchDiscriminator',
                 base_channels=64,
@@ -48,13 +57,17 @@ model = dict(
     neck=dict(
         type='FMP',
         in_channels=256,
-        num_modalities=2,
+        num_modalities=len(default_modalities),
         embed_dims=256,
         num_heads=8,
         # Token-to-token attention over the whole 1/4-resolution map, as the
-        # paper; an integer pools K/V (an approximation for small machines).
+        # paper ('window': SwinFusion's window-8 attention); an integer pools
+        # K/V (an approximation for small machines).
+        attention='global',
         kv_pool_size=None,
-        complementary_unit='cross_modal',
+        # F_c: the modalities attend to each other both ways ('cross_modal':
+        # the one-way unit of earlier checkpoints).
+        complementary_unit='bidirectional',
         out_channels=256,
         image_channels=64,
         num_upsamples=2,
@@ -72,11 +85,17 @@ model = dict(
         encoder_attention='sdpa',
         # Frozen encoder in bf16 where CUDA runs it, fp32 on CPU.
         encoder_autocast='auto',
+        # The encoder runs under no_grad, as the authors' code does (the text
+        # is silent): the fused image learns from the fusion losses only.
+        # True: the segmentation gradient flows through the frozen encoder
+        # into the fused image (activation checkpointing; docs/benchmarks.md).
+        encoder_grad_to_input=False,
         ignore_index=255,
         align_corners=False,
         loss_decode=dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    # BCE of the fusion mask vs "any labelled object" (see FusionSAM); add
+    # BCE of the fusion mask vs the objects (FusionSAM's
+    # fusion_mask_classes, named by the dataset configs); add
     # dict(type='DiceLoss', use_sigmoid=False, loss_name='loss_fusion_dice')
     # in a list for BCE + Dice.
     loss_fusion_mask=dict(

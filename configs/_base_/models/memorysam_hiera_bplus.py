@@ -33,15 +33,19 @@ model = dict(
         image_size=sam2_image_size,
         checkpoint=sam2_checkpoint,
         in_index=(0, 1, 2),
+        # Our prototype loss (present classes, one division by the pixel
+        # count) at the weight that matches the official loss's pull
+        # against the cross-entropy at 1024x1024 (docs/memorysam.md).
         loss_prototype=dict(
-            type='PrototypeMemoryLoss', momentum=0.8, loss_weight=1.0),
+            type='PrototypeMemoryLoss', momentum=0.8, loss_weight=0.01),
         ignore_index=255,
         align_corners=False,
         # OHEM as the official loss: pixels whose probability of the true
         # class is below 0.7, at least min_kept per image (official: 1/16
-        # of the batch's labelled pixels; top-level configs set crop/16).
+        # of the batch's labelled pixels; top-level configs set crop/16),
+        # the cross-entropy averaged over the kept pixels (official
+        # OhemCrossEntropy: mean of the kept pixels' losses).
         sampler=dict(type='OHEMPixelSampler', thresh=0.7, min_kept=65536),
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        loss_decode=dict(type='SampledCrossEntropyLoss', loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

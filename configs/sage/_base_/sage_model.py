@@ -34,8 +34,11 @@ model = dict(
     student_feature_weight=0.3,
     teacher_student_weight=0.1,
     teacher_feature_weight=0.01,
-    # raw 0..255 inputs (the model maps them to [0, 1] itself); batches of
-    # equal crops need no padding, size_divisor only stacks them
+    # raw 0..255 inputs (the model maps them to [0, 1] itself). The student
+    # takes any size (max-pooling floors, upsampling goes to the skip's
+    # size): size_divisor only satisfies mmseg's stack_batch for training
+    # batches (192x256 crops, multiples of 16: nothing is padded); test
+    # images are not padded (no test_cfg), FMB's 600 rows included
     data_preprocessor=dict(
         type='SegDataPreProcessor', bgr_to_rgb=False, size_divisor=16))
 # Bi-level optimisation: one Adam per network (teacher 5e-4, student 2e-3).

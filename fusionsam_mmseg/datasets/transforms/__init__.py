@@ -1,10 +1,12 @@
 """Multi-modal transforms registered in mmseg's TRANSFORMS."""
+from .drop_modality import DropModality  # noqa: F401
 from .geometric import CropMargins
-from .loading import LoadCheckedAnnotations, LoadRGBTImageFromFile
+from .loading import LoadCheckedAnnotations, LoadMultiModalImageFromFile
 from .mask_priors import LoadSAMMaskPriors  # noqa: F401
-from .photometric import RGBTPhotoMetricDistortion
+from .modality_photometric import ModalityColorJitter, ModalityGaussianBlur  # noqa: F401,E501
+from .photometric import MultiModalPhotoMetricDistortion
 
 __all__ = [
-    'LoadRGBTImageFromFile', 'LoadCheckedAnnotations',
-    'RGBTPhotoMetricDistortion', 'CropMargins'
+    'LoadMultiModalImageFromFile', 'LoadCheckedAnnotations',
+    'MultiModalPhotoMetricDistortion', 'CropMargins'
 ]

@@ -12,10 +12,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
+from mmcv.image.geometric import cv2_interp_codes
 from mmcv.transforms import BaseTransform
 from mmengine import fileio
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
+
+from ..label_colours import ids_from_colours
 
 Source = Union[str, Sequence[str]]
 _UINT16_SCALE = 255.0 / 65535.0
@@ -59,9 +62,10 @@ def read_npy(path: str, backend_args: Optional[dict], what: str,
     """
     if value_range is None:
         raise ValueError(
-            f'{what} file {path} is a .npy array but LoadRGBTImageFromFile '
-            f'has no value range for it; set npy_value_ranges={{...: '
-            '(low, high)}} for this modality so it can be scaled to 0..255.')
+            f'{what} file {path} is a .npy array but '
+            'LoadMultiModalImageFromFile has no value range for it; set '
+            'npy_value_ranges={...: (low, high)} for this modality so it can '
+            'be scaled to 0..255.')
     try:
         array = np.load(io.BytesIO(_read_bytes(path, backend_args, what)),
                         allow_pickle=False)
@@ -81,7 +85,8 @@ def read_npy(path: str, backend_args: Optional[dict], what: str,
                  f'values in [{array.min():.4g}, {array.max():.4g}]')
         raise ValueError(
             f'{what} file {path} has {found}; expected values in '
-            f'[{low}, {high}] (npy_value_ranges of LoadRGBTImageFromFile).')
+            f'[{low}, {high}] (npy_value_ranges of '
+            'LoadMultiModalImageFromFile).')
     scaled = (array.astype(np.float32) - low) * (255.0 / (high - low))
     return scaled if scaled.ndim == 3 else scaled[..., None]
 
@@ -115,28 +120,32 @@ def to_0_255(image: np.ndarray) -> np.ndarray:
     return image
 
 
-@TRANSFORMS.register_module()
-class LoadRGBTImageFromFile(BaseTransform):
+@TRANSFORMS.register_module(
+    name=['LoadMultiModalImageFromFile', 'LoadRGBTImageFromFile'])
+class LoadMultiModalImageFromFile(BaseTransform):
     """Load N modalities into one (H, W, sum C_m) array, visible first.
 
     Channels are R, G, B, then each further modality with its native
     channels (see the module docstring for the 0..255 value convention), so
-    every stock geometric transform moves all modalities together. Three
+    every stock geometric transform moves all modalities together. Two
     layouts of ``results``:
 
-    - ``modality_paths`` present (DELIVER, MCubeS): ``img_path`` is the
-      visible image and ``modality_paths`` one source per further modality,
-      a path or a list of paths whose channels are concatenated (MCubeS AoLP
-      = sin and cos ``.npy``). ``modality_names`` and ``modality_channels``
-      (expected channels per modality, visible included) must be given.
-    - ``thermal_path`` present (FMB, MSRS, PST900): a visible and a thermal
-      image; a grey image stored in 3 channels keeps one.
-    - neither: ``img_path`` is one stacked PNG (MFNet: R, G, B, thermal as
+    - ``modality_paths`` present (DELIVER, MCubeS, FMB, MSRS, PST900):
+      ``img_path`` is the visible image and ``modality_paths`` one source
+      per further modality, a path or a list of paths whose channels are
+      concatenated (MCubeS AoLP = sin and cos ``.npy``).
+      ``modality_names`` and ``modality_channels`` (expected channels per
+      modality, visible included) give one entry per source; for one
+      further source they default to ``('rgb', 'thermal')`` and
+      ``(3, thermal_channels)`` (RGB-T). A grey image stored in 3 channels
+      keeps one.
+    - absent: ``img_path`` is one stacked PNG (MFNet: R, G, B, thermal as
       alpha). A 3-channel file is an error, never silently padded.
 
     Files are ``.png`` (8- or 16-bit) or ``.npy`` (float, scaled from its
     ``npy_value_ranges`` entry). Every modality must have the visible
-    image's height and width: nothing is resized, cropped or padded.
+    image's height and width: nothing is resized, cropped or padded, unless
+    ``resize_to_visible`` names the modality.
 
     Added keys: ``img``, ``img_shape``, ``ori_shape``, ``modality_channels``
     and ``modality_names``, which :class:`PackSegInputs` must list in its
@@ -153,13 +162,22 @@ class LoadRGBTImageFromFile(BaseTransform):
         to_float32 (bool): Return float32 even for all-8-bit stacks.
             Defaults to False.
         backend_args (dict, optional): mmengine file backend arguments.
+        resize_to_visible (dict[str, str], optional): Opt-in, by modality
+            name: the interpolation (``mmcv.imresize``'s ``'nearest'``,
+            ``'bilinear'``, ``'bicubic'``, ``'area'`` or ``'lanczos'``) that
+            resizes a file of another size to the visible image's, e.g.
+            ``dict(event='nearest')`` for DELIVER's event frames, as the
+            official DELIVER / MemorySAM loaders do. Names of modalities a
+            sample does not load are unused. Every other modality of another
+            size stays an error that names both sizes. Defaults to None.
     """
 
     def __init__(self,
                  thermal_channels: int = 1,
                  npy_value_ranges: Optional[Dict[str, Sequence[float]]] = None,
                  to_float32: bool = False,
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 resize_to_visible: Optional[Dict[str, str]] = None) -> None:
         self.thermal_channels = thermal_channels
         self.npy_value_ranges = {
             name: (float(low), float(high))
@@ -168,36 +186,40 @@ class LoadRGBTImageFromFile(BaseTransform):
         for name, (low, high) in self.npy_value_ranges.items():
             if not high > low:
                 raise ValueError(
-                    f'LoadRGBTImageFromFile: npy_value_ranges[{name!r}] = '
+                    'LoadMultiModalImageFromFile: '
+                    f'npy_value_ranges[{name!r}] = '
                     f'({low}, {high}); expected (low, high) with high > low.')
         self.to_float32 = to_float32
         self.backend_args = backend_args
+        self.resize_to_visible = dict(resize_to_visible or {})
+        unknown = {name: mode for name, mode in self.resize_to_visible.items()
+                   if mode not in cv2_interp_codes}
+        if unknown:
+            raise ValueError(
+                f'LoadMultiModalImageFromFile: resize_to_visible={unknown}; '
+                f'expected interpolations among {sorted(cv2_interp_codes)}.')
 
     def _layout(self, results: dict
                 ) -> Tuple[List[Source], Tuple[str, ...], Tuple[int, ...]]:
         """Sources (visible first), names and expected channels."""
-        default_names = ('rgb', 'thermal')
-        default_channels = (3, self.thermal_channels)
-        if results.get('modality_paths') is not None:
-            sources = [results['img_path'], *results['modality_paths']]
-            names = results.get('modality_names')
-            channels = results.get('modality_channels')
-            if names is None or channels is None or not \
-                    len(names) == len(channels) == len(sources):
-                raise ValueError(
-                    f'LoadRGBTImageFromFile: {results["img_path"]} has '
-                    f'{len(sources)} sources (img_path + modality_paths) but '
-                    f'modality_names={names} and modality_channels='
-                    f'{channels}; expected one name and one channel count '
-                    'per source.')
-        elif results.get('thermal_path') is not None:
-            sources = [results['img_path'], results['thermal_path']]
-            names = results.get('modality_names', default_names)
-            channels = results.get('modality_channels', default_channels)
-        else:
-            sources = [results['img_path']]
-            names = results.get('modality_names', default_names)
-            channels = results.get('modality_channels', default_channels)
+        if results.get('thermal_path') is not None:
+            raise ValueError(
+                f'LoadMultiModalImageFromFile: {results["img_path"]} comes '
+                f'with thermal_path={results["thermal_path"]!r}; expected '
+                'modality_paths=[<thermal file>] (one source per modality '
+                'after the visible one).')
+        sources = [results['img_path'], *(results.get('modality_paths') or ())]
+        names = results.get('modality_names') or ('rgb', 'thermal')
+        channels = results.get('modality_channels') or \
+            (3, self.thermal_channels)
+        if len(sources) > 1 and \
+                not len(names) == len(channels) == len(sources):
+            raise ValueError(
+                f'LoadMultiModalImageFromFile: {results["img_path"]} has '
+                f'{len(sources)} sources (img_path + modality_paths) but '
+                f'modality_names={names} and modality_channels='
+                f'{channels}; expected one name and one channel count '
+                'per source.')
         return sources, tuple(names), tuple(int(c) for c in channels)
 
     def _read_file(self, path: str, name: str) -> np.ndarray:
@@ -238,8 +260,8 @@ class LoadRGBTImageFromFile(BaseTransform):
                 f'RGB-thermal image {path} has {image.shape[2]} channel(s); '
                 f'expected {expected} ({", ".join(names)} with '
                 f'modality_channels={channels}: R, G, B, then thermal stored '
-                'as alpha, as in MFNet). Set `thermal_path` for separate '
-                'thermal files.')
+                'as alpha, as in MFNet). Set `modality_paths` for separate '
+                'modality files.')
         return to_0_255(image)
 
     def _load_groups(self, sources: List[Source], names: Tuple[str, ...],
@@ -250,13 +272,22 @@ class LoadRGBTImageFromFile(BaseTransform):
             for source, name, count in zip(sources, names, channels)
         ]
         visible = groups[0]
-        for source, name, group in zip(sources[1:], names[1:], groups[1:]):
-            if group.shape[:2] != visible.shape[:2]:
+        for index, (source, name, group) in enumerate(
+                zip(sources[1:], names[1:], groups[1:]), start=1):
+            if group.shape[:2] == visible.shape[:2]:
+                continue
+            if name not in self.resize_to_visible:
                 raise ValueError(
                     f'visible image {sources[0]} is {visible.shape[:2]} '
                     f'(H, W) but {name} image {source} is '
                     f'{group.shape[:2]}; expected aligned images of the same '
-                    'size (nothing is resized or cropped silently).')
+                    'size (nothing is resized or cropped silently; '
+                    f"resize_to_visible=dict({name}='nearest') opts in).")
+            height, width = visible.shape[:2]
+            groups[index] = mmcv.imresize(
+                group, (width, height),
+                interpolation=self.resize_to_visible[name]).reshape(
+                    height, width, group.shape[2])
         if len({group.dtype for group in groups}) > 1:
             groups = [group.astype(np.float32) for group in groups]
         return np.concatenate(groups, axis=2)
@@ -266,7 +297,7 @@ class LoadRGBTImageFromFile(BaseTransform):
         sources, names, channels = self._layout(results)
         if channels[0] != 3:
             raise ValueError(
-                f'LoadRGBTImageFromFile: {results["img_path"]} has '
+                f'LoadMultiModalImageFromFile: {results["img_path"]} has '
                 f'modality_names={names}, modality_channels={channels}; '
                 'expected the 3-channel visible image first.')
         if len(sources) == 1:
@@ -285,7 +316,8 @@ class LoadRGBTImageFromFile(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(thermal_channels='
                 f'{self.thermal_channels}, npy_value_ranges='
-                f'{self.npy_value_ranges}, to_float32={self.to_float32})')
+                f'{self.npy_value_ranges}, to_float32={self.to_float32}, '
+                f'resize_to_visible={self.resize_to_visible})')
 
 
 @TRANSFORMS.register_module()
@@ -297,7 +329,9 @@ class LoadCheckedAnnotations(LoadAnnotations):
     ``reduce_zero_label``, which are then applied as mmseg applies them.
     ``num_label_values`` comes from the dataset's data info (set by the
     datasets of this package) unless given here. The label map must have
-    the image's size.
+    the image's size. When the data info carries ``label_palette``
+    (:class:`MultiModalFolderDataset` with ``label_format='color'``), the
+    label PNG holds palette colours, which are mapped to class ids first.
 
     Args:
         num_label_values (int, optional): Number of raw label values.
@@ -356,7 +390,10 @@ class LoadCheckedAnnotations(LoadAnnotations):
 
     def _load_seg_map(self, results: dict) -> None:
         path = results['seg_map_path']
-        label = self._read_label(path)
+        palette = results.get('label_palette')
+        label = self._read_label(path) if palette is None else \
+            ids_from_colours(decode_image(path, self.backend_args,
+                                          'label map'), palette, path)
         if 'img_shape' in results and label.shape != tuple(
                 results['img_shape'][:2]):
             raise ValueError(

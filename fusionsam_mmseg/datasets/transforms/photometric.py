@@ -7,8 +7,9 @@ from mmseg.registry import TRANSFORMS
 from numpy import random
 
 
-@TRANSFORMS.register_module()
-class RGBTPhotoMetricDistortion(PhotoMetricDistortion):
+@TRANSFORMS.register_module(
+    name=['MultiModalPhotoMetricDistortion', 'RGBTPhotoMetricDistortion'])
+class MultiModalPhotoMetricDistortion(PhotoMetricDistortion):
     """mmseg's ``PhotoMetricDistortion`` on the visible group only.
 
     The stock transform converts to HSV and crashes on more than 3
@@ -59,7 +60,7 @@ class RGBTPhotoMetricDistortion(PhotoMetricDistortion):
         names = tuple(results.get('modality_names', ('rgb', 'thermal')))
         if 'thermal' not in names:
             raise ValueError(
-                'RGBTPhotoMetricDistortion(distort_thermal=True): '
+                'MultiModalPhotoMetricDistortion(distort_thermal=True): '
                 f'{results.get("img_path", "the sample")} has '
                 f'modality_names={names}, no thermal modality to distort.')
         index = names.index('thermal')
@@ -72,8 +73,8 @@ class RGBTPhotoMetricDistortion(PhotoMetricDistortion):
         channels = tuple(results.get('modality_channels', (3, )))
         if channels[0] != 3:
             raise ValueError(
-                f'RGBTPhotoMetricDistortion expects 3 visible channels first; '
-                f'modality_channels is {channels}.')
+                'MultiModalPhotoMetricDistortion expects 3 visible '
+                f'channels first; modality_channels is {channels}.')
         visible = np.clip(np.round(image[..., :3]), 0, 255).astype(np.uint8)
         visible_bgr = np.ascontiguousarray(visible[..., ::-1])
         visible_bgr = super().transform(dict(img=visible_bgr))['img']

@@ -8,24 +8,24 @@ attaches), normalises it like an ImageNet image and runs any 3-channel
 mmseg backbone on it, so a stock ``EncoderDecoder`` with a stock decode
 head segments fused images with ``tools/train.py`` unchanged.
 """
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
-from ..fusion.sage import colorize
-from ..losses.fusion_loss import rgb_to_ycbcr
+from ..layers.frozen_parts import FrozenPartsMixin
+from ..layers.image_space import colorize, rgb_to_ycrcb
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
 @MODELS.register_module()
-class FusedImageBackbone(BaseModule):
+class FusedImageBackbone(FrozenPartsMixin, BaseModule):
     """Frozen fusion network + stock backbone on its fused RGB image.
 
     Args:
@@ -57,8 +57,7 @@ class FusedImageBackbone(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.fusion = MODELS.build(fusion)
-        self.fusion.requires_grad_(False)
-        self.fusion.eval()
+        self.freeze_frozen_modules()
         self.backbone = MODELS.build(backbone)
         self.fusion_checkpoint = fusion_checkpoint
         self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1),
@@ -78,11 +77,9 @@ class FusedImageBackbone(BaseModule):
         load_checkpoint(self.fusion, self.fusion_checkpoint,
                         map_location='cpu', strict=True)
 
-    def train(self, mode: bool = True) -> 'FusedImageBackbone':
-        """The frozen fusion network stays in eval mode."""
-        super().train(mode)
-        self.fusion.eval()
-        return self
+    def frozen_modules(self) -> List[nn.Module]:
+        """The fusion network."""
+        return [self.fusion]
 
     def fused_image(self, inputs: Tensor) -> Tensor:
         """(B, 4, H, W) sources on 0..255 -> (B, 3, H, W) fused RGB [0, 1]."""
@@ -94,8 +91,8 @@ class FusedImageBackbone(BaseModule):
         visible = inputs[:, :3] / 255.0
         infrared = inputs[:, 3:] / 255.0
         with torch.no_grad():
-            fused_y = self.fusion(rgb_to_ycbcr(visible)[:, :1], infrared)[0]
-        return colorize(fused_y.clamp(0.0, 1.0), visible)
+            fused_y = self.fusion(rgb_to_ycrcb(visible)[:, :1], infrared)[0]
+        return colorize(fused_y, visible)
 
     def forward(self, inputs: Tensor):
         image = self.fused_image(inputs) * 255.0

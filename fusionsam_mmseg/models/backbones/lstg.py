@@ -3,9 +3,12 @@
 Each modality of the stacked input (B, sum(modality_channels), H, W) is
 encoded by a convolutional encoder (residual blocks, GroupNorm, SiLU,
 ``num_downsamples`` stride-2 convolutions), projected by a 1×1 convolution to
-``embed_dims`` and vector-quantized against a per-modality codebook. The
-tokens z_m (B, embed_dims, H / 2**n, W / 2**n), one per modality, are the
-backbone output.
+``embed_dims`` and vector-quantized against a per-modality codebook (the
+authors' code: one VQGAN per modality) or, with ``share_codebook=True``, one
+codebook for all modalities (the paper's text: "a learned codebook Z" that
+"aligns similar features from both modalities"). The tokens z_m
+(B, embed_dims, H / 2**n, W / 2**n), one per modality, are the backbone
+output.
 
 Training adds per-modality decoders (mirror of the encoder) that reconstruct
 each modality from its tokens, and the VQ-GAN losses: codebook/commitment,
@@ -27,6 +30,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..layers.frozen_parts import FrozenPartsMixin
 from ..layers.modalities import check_modalities, split_modalities
 from ..layers.vector_quantizer import QuantizerOutput, VectorQuantizer
 
@@ -175,7 +179,7 @@ class LSTGDecoder(BaseModule):
 
 
 @MODELS.register_module()
-class LSTG(BaseModule):
+class LSTG(FrozenPartsMixin, BaseModule):
     """Latent Space Token Generation: per-modality VQ tokens.
 
     Args:
@@ -196,12 +200,17 @@ class LSTG(BaseModule):
             Default: ``dict(type='GN', num_groups=8)``.
         act_cfg (dict): Activation config. Default: ``dict(type='SiLU')``.
         share_encoder (bool): One encoder trunk (and projection) for all
-            modalities; each modality keeps its own 3×3 stem, codebook and
-            decoder. Default: False.
-        quantize (bool): Vector-quantize the latents. False gives the
-            "without LSTG" ablation: same encoder, continuous latents, no
-            codebook. Default: True.
-        num_codes (int): Codebook size K per modality. Default: 512.
+            modalities; each modality keeps its own 3×3 stem and decoder
+            (and codebook, unless ``share_codebook``). Default: False.
+        quantize (bool): Vector-quantize the latents. False: same encoder,
+            continuous latents, no codebook (a quantizer-off variant, not
+            the paper's ablation (A), which has no LSTG at all:
+            configs/ablations/*_no_lstg.py). Default: True.
+        share_codebook (bool): One ``VectorQuantizer`` for all modalities:
+            their latents are quantized as one batch against one codebook,
+            so every token of every modality is a row of it. False: one
+            codebook per modality. Needs ``quantize=True``. Default: False.
+        num_codes (int): Codebook size K (of each codebook). Default: 512.
         quantizer_cfg (dict, optional): Further ``VectorQuantizer``
             arguments (``use_ema``, ``ema_decay``, ``restart_dead_codes``,
             ``dead_code_threshold``). Default: None.
@@ -238,6 +247,7 @@ class LSTG(BaseModule):
                  act_cfg: dict = dict(type='SiLU'),
                  share_encoder: bool = False,
                  quantize: bool = True,
+                 share_codebook: bool = False,
                  num_codes: int = 512,
                  quantizer_cfg: Optional[dict] = None,
                  loss_vq: dict = dict(type='VQLoss'),
@@ -257,10 +267,14 @@ class LSTG(BaseModule):
             raise ValueError(
                 f'LSTG: frozen_stages must be in [-1, {num_downsamples + 1}]'
                 f' (num_downsamples + 1 stages), got {frozen_stages}.')
+        if share_codebook and not quantize:
+            raise ValueError('LSTG: share_codebook=True needs quantize=True '
+                             '(without quantization there is no codebook).')
         self.embed_dims = embed_dims
         self.num_downsamples = num_downsamples
         self.share_encoder = share_encoder
         self.quantize = quantize
+        self.share_codebook = share_codebook
         self.frozen_stages = frozen_stages
         self.freeze = freeze
         self.with_decoder = with_decoder and not freeze
@@ -278,17 +292,18 @@ class LSTG(BaseModule):
             act_cfg=act_cfg)
         self._build_encoders(layer_cfg)
         if quantize:
+            num_codebooks = (1 if share_codebook else len(
+                self.modality_channels))
             self.quantizers = ModuleList(
                 VectorQuantizer(
                     num_codes=num_codes,
                     embed_dims=embed_dims,
-                    **(quantizer_cfg or {}))
-                for _ in self.modality_channels)
+                    **(quantizer_cfg or {})) for _ in range(num_codebooks))
             self.loss_vq = MODELS.build(loss_vq)
         if self.with_decoder:
             self._build_decoders(layer_cfg, loss_recon, loss_perceptual,
                                  loss_adv)
-        self._freeze_parameters()
+        self.freeze_frozen_modules()
 
     def _build_encoders(self, layer_cfg: dict) -> None:
         """Per-modality stems and one (shared) or per-modality trunks."""
@@ -337,7 +352,9 @@ class LSTG(BaseModule):
         discriminator.setdefault('in_channels', sum(self.modality_channels))
         return loss_adv
 
-    def _frozen_modules(self) -> List[nn.Module]:
+    def frozen_modules(self) -> List[nn.Module]:
+        """Encoders and codebooks with ``freeze``, else the stems and the
+        first ``frozen_stages`` encoder stages."""
         if self.freeze:
             modules = [self.stems, self.encoders]
             return modules + ([self.quantizers] if self.quantize else [])
@@ -347,18 +364,6 @@ class LSTG(BaseModule):
             encoder.stages[i] for encoder in self.encoders
             for i in range(self.frozen_stages)
         ]
-
-    def _freeze_parameters(self) -> None:
-        for module in self._frozen_modules():
-            module.eval()
-            module.requires_grad_(False)
-
-    def train(self, mode: bool = True) -> 'LSTG':
-        """Set the mode; frozen parts stay in eval mode."""
-        super().train(mode)
-        for module in self._frozen_modules():
-            module.eval()
-        return self
 
     def split_modalities(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """(B, sum(modality_channels), H, W) -> one (B, C_m, H, W) each."""
@@ -374,6 +379,8 @@ class LSTG(BaseModule):
         latents = [self._encode(i, x) for i, x in enumerate(sources)]
         if not self.quantize:
             return latents, [None] * len(latents)
+        if self.share_codebook:
+            return latents, self.quantizers[0].quantize_jointly(latents)
         return latents, [q(z) for q, z in zip(self.quantizers, latents)]
 
     def forward(self, inputs: Tensor) -> Tuple[Tensor, ...]:

@@ -26,15 +26,16 @@ Trained: the LoRA parameters only (``lora_a`` / ``lora_b`` of every wrapped
 layer, default q and v of each trunk block's ``attn.qkv``). The trunk and the
 neck are frozen and kept in eval mode.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
+from ..layers.frozen_parts import FrozenPartsMixin
 from ..layers.lora import add_lora
 from ..layers.modalities import check_modalities, split_modalities
 from ..pretrained_file import PretrainedFile
@@ -45,7 +46,7 @@ FRAME_CHANNELS = {1: (0, 0, 0), 2: (0, 1, 0), 3: (0, 1, 2)}
 
 
 @MODELS.register_module()
-class SAM2LoRABackbone(BaseModule):
+class SAM2LoRABackbone(FrozenPartsMixin, BaseModule):
     """SAM2 image encoder (Hiera + FPN) with LoRA, run once per modality.
 
     Args:
@@ -106,8 +107,7 @@ class SAM2LoRABackbone(BaseModule):
         self.checkpoint = checkpoint
         self.image_encoder = build_sam2_model(sam2_config, image_size,
                                               sam2_overrides).image_encoder
-        self.image_encoder.requires_grad_(False)
-        self.image_encoder.eval()
+        self.freeze_frozen_modules()
         self.lora_layers = add_lora(self.image_encoder.trunk, lora_targets,
                                     lora_rank, lora_alpha)
         self.embed_dims = self.image_encoder.neck.d_model
@@ -121,12 +121,10 @@ class SAM2LoRABackbone(BaseModule):
         """N, the number of modalities (= SAM2 frames)."""
         return len(self.modality_channels)
 
-    def train(self, mode: bool = True) -> 'SAM2LoRABackbone':
-        """Set train/eval mode; the frozen encoder stays in eval mode (its
-        LoRA layers have no mode-dependent parts)."""
-        super().train(mode)
-        self.image_encoder.eval()
-        return self
+    def frozen_modules(self) -> List[nn.Module]:
+        """SAM2's image encoder, frozen before the LoRA layers (trained, no
+        mode-dependent parts) are added to its trunk."""
+        return [self.image_encoder]
 
     def init_weights(self) -> None:
         """Apply ``init_cfg``, load the SAM2 checkpoint's image encoder if

@@ -4,7 +4,7 @@ MemorySAM (Liao et al. 2025; code: Chenfei-Liao/MemorySAM) treats the N
 modalities of a scene as N frames of a video. This head is the SAM2 half
 after the image encoder (:class:`SAM2LoRABackbone`), built by the installed
 ``sam2`` package; the frames are processed in the backbone's modality
-order (DESIGN §8)::
+order (docs/memorysam.md)::
 
     backbone levels (B, N * C, h_l, w_l), strides 4, 8, 16
       frame m = channels [m * C, (m + 1) * C) of every level
@@ -33,8 +33,12 @@ Where it differs from the official code: any number N of modalities (the
 official forward hard-codes 2); the class logits are not replaced by -1024
 when the frozen object-score head predicts "no object" (SAM2's gate for
 tracking; a class map has no absent object, and the frozen head would cut
-the gradient of whole frames); the checkpoint's 4 mask tokens initialise
-the first 4 of the 1 + K tokens instead of being discarded.
+the gradient of whole frames); SAM2Base's own embeddings stay frozen and
+the frozen memory attention runs without dropout; the checkpoint's 4 mask
+tokens initialise the first 4 of the 1 + K tokens instead of being
+discarded. ``object_score_gate``, ``trainable_embeddings`` and
+``memory_attention_dropout`` switch the official behaviour back on
+(configs/memorysam/memorysam_hiera_bplus_deliver_rgbd_official.py).
 """
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -45,15 +49,16 @@ from mmengine.logging import print_log
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
-from torch import Tensor
+from torch import Tensor, nn
 
+from ..layers.frozen_parts import FrozenPartsMixin
 from ..pretrained_file import PretrainedFile
 from ..sam import (build_sam2_class_token_decoder, build_sam2_model,
                    load_sam2_without_image_encoder, read_sam2_state)
 
 
 @MODELS.register_module()
-class MemorySAMHead(BaseDecodeHead):
+class MemorySAMHead(FrozenPartsMixin, BaseDecodeHead):
     """SAM2 memory attention + memory encoder + class-token mask decoder.
 
     Args:
@@ -79,6 +84,19 @@ class MemorySAMHead(BaseDecodeHead):
         in_index (Sequence[int]): Backbone levels read, high resolution
             first (as many as SAM2 uses: 3 for the official configs).
             Default: (0, 1, 2).
+        object_score_gate (bool): Replace a frame's class logits by -1024
+            (SAM2's ``NO_OBJ_SCORE``) where the frozen object-score head
+            predicts no object, before the memory encoding and the mean,
+            as SAM2's ``_forward_sam_heads`` and the official code do.
+            Default: False.
+        trainable_embeddings (Sequence[str]): ``SAM2Base`` parameters to
+            train besides the mask decoder (the official code trains
+            ``no_mem_embed``, ``maskmem_tpos_enc`` and ``no_obj_ptr`` by
+            omission); checkpoints then keep them. Default: ().
+        memory_attention_dropout (bool): Let the frozen memory attention
+            follow the train / eval mode, so its dropout (0.1 in the SAM2
+            configs) is active in training, as in the official code.
+            Default: False (always eval mode).
         **kwargs: ``BaseDecodeHead`` options (``loss_decode``, ``sampler``,
             ``ignore_index``, ``align_corners``, ``init_cfg``); ``channels``
             is SAM2's width and ``dropout_ratio`` / ``input_transform`` are
@@ -86,9 +104,9 @@ class MemorySAMHead(BaseDecodeHead):
     """
 
     def __init__(self,
+                 *,
                  in_channels: Sequence[int],
                  num_classes: int,
-                 *,
                  sam2_config: str = 'sam2_hiera_b+',
                  sam2_overrides: Sequence[str] = (),
                  image_size: int = 1024,
@@ -96,6 +114,9 @@ class MemorySAMHead(BaseDecodeHead):
                  loss_prototype: Optional[dict] = dict(
                      type='PrototypeMemoryLoss'),
                  in_index: Sequence[int] = (0, 1, 2),
+                 object_score_gate: bool = False,
+                 trainable_embeddings: Sequence[str] = (),
+                 memory_attention_dropout: bool = False,
                  **kwargs) -> None:
         sam2 = build_sam2_model(sam2_config, image_size, sam2_overrides)
         kwargs.setdefault('init_cfg', None)
@@ -119,13 +140,23 @@ class MemorySAMHead(BaseDecodeHead):
         sam2.sam_mask_decoder = build_sam2_class_token_decoder(
             sam2.sam_mask_decoder, num_classes)
         self.sam2 = sam2
+        self.object_score_gate = object_score_gate
+        self.trainable_embeddings = self._check_embeddings(
+            trainable_embeddings)
+        self.memory_attention_dropout = memory_attention_dropout
         self.loss_prototype = (None if loss_prototype is None else
                                self._build_loss_prototype(loss_prototype))
         # Once the file is loaded, checkpoints leave out its frozen copies.
         self.sam2_file = PretrainedFile(
             self, 'MemorySAMHead: SAM2 checkpoint', lambda: self.checkpoint,
             lambda path: read_sam2_state(path, prefix='sam2.'))
-        self.freeze()
+        self.freeze_frozen_modules()
+        # Frozen too, not kept in eval: SAM2Base's own embeddings (but the
+        # trainable_embeddings) and the memory attention, whose mode follows
+        # the head's with memory_attention_dropout.
+        for name, param in self.sam2.named_parameters(recurse=False):
+            param.requires_grad_(name in self.trainable_embeddings)
+        self.sam2.memory_attention.requires_grad_(False)
 
     def _build_loss_prototype(self, cfg: dict) -> torch.nn.Module:
         """The prototype loss on the decoder's ``conv_s0`` features."""
@@ -135,6 +166,18 @@ class MemorySAMHead(BaseDecodeHead):
                        self.sam2.sam_mask_decoder.conv_s0.out_channels)
         cfg.setdefault('ignore_index', self.ignore_index)
         return MODELS.build(cfg)
+
+    def _check_embeddings(self, names: Sequence[str]) -> Tuple[str, ...]:
+        """``trainable_embeddings``, each a parameter of ``SAM2Base``."""
+        available = sorted(name for name, _ in
+                           self.sam2.named_parameters(recurse=False))
+        unknown = [name for name in names if name not in available]
+        if unknown:
+            raise ValueError(
+                f'MemorySAMHead: trainable_embeddings={list(names)}: '
+                f'{unknown} are not parameters of SAM2Base '
+                f"'{self.sam2_config}'; expected some of {available}.")
+        return tuple(names)
 
     def _check_levels_config(self, sam2) -> int:
         """Number of frames N implied by ``in_channels``."""
@@ -161,37 +204,26 @@ class MemorySAMHead(BaseDecodeHead):
         object-score head."""
         decoder = 'sam_mask_decoder.'
         return [f'sam2.{key}' for key in self.sam2.state_dict()
-                if not key.startswith(decoder)
-                or key.startswith(decoder + 'pred_obj_score_head.')]
+                if key not in self.trainable_embeddings and (
+                    not key.startswith(decoder)
+                    or key.startswith(decoder + 'pred_obj_score_head.'))]
 
-    def frozen_decoder_parts(self) -> List[torch.nn.Module]:
-        """Decoder modules without gradient: IoU head, object-score head and
-        the MLP of SAM2's single-mask token 0 (its mask is never read)."""
-        decoder = self.sam2.sam_mask_decoder
-        parts = [decoder.iou_prediction_head,
-                 decoder.output_hypernetworks_mlps[0]]
+    def frozen_modules(self) -> List[nn.Module]:
+        """SAM2's modules but the mask decoder (and, with
+        ``memory_attention_dropout``, the memory attention), and the
+        decoder's IoU head, object-score head and the MLP of SAM2's
+        single-mask token 0 (its mask is never read)."""
+        sam2, decoder = self.sam2, self.sam2.sam_mask_decoder
+        following = [decoder]
+        if self.memory_attention_dropout:
+            following.append(sam2.memory_attention)
+        frozen = [child for child in sam2.children()
+                  if not any(child is module for module in following)]
+        frozen += [decoder.iou_prediction_head,
+                   decoder.output_hypernetworks_mlps[0]]
         if decoder.pred_obj_scores:
-            parts.append(decoder.pred_obj_score_head)
-        return parts
-
-    def freeze(self) -> None:
-        """Freeze all of SAM2 but the mask decoder's trained parts."""
-        self.sam2.requires_grad_(False)
-        self.sam2.sam_mask_decoder.requires_grad_(True)
-        for part in self.frozen_decoder_parts():
-            part.requires_grad_(False)
-        self.train(self.training)
-
-    def train(self, mode: bool = True) -> 'MemorySAMHead':
-        """Set train/eval mode; SAM2's frozen modules stay in eval mode."""
-        super().train(mode)
-        decoder = self.sam2.sam_mask_decoder
-        for child in self.sam2.children():
-            if child is not decoder:
-                child.eval()
-        for part in self.frozen_decoder_parts():
-            part.eval()
-        return self
+            frozen.append(decoder.pred_obj_score_head)
+        return frozen
 
     def init_weights(self) -> None:
         """Apply ``init_cfg``, load the SAM2 checkpoint (all but the image
@@ -308,11 +340,23 @@ class MemorySAMHead(BaseDecodeHead):
             multimask_output=True,
             repeat_image=False,
             high_res_features=high_res)
+        if self.object_score_gate:
+            class_logits = self._gate_by_object_score(class_logits,
+                                                      object_scores)
         if remember:
             memory['cond_frame_outputs'][index] = self._frame_memory(
                 top_feats, top_size, class_logits.float(), ious, tokens,
                 object_scores)
         return class_logits.float(), high_res[0]
+
+    @staticmethod
+    def _gate_by_object_score(class_logits: Tensor,
+                              object_scores: Tensor) -> Tensor:
+        """(B, K, h, w) logits, all -1024 (SAM2's ``NO_OBJ_SCORE``) for the
+        images whose (B, 1) object score is not positive."""
+        from sam2.modeling.sam2_base import NO_OBJ_SCORE
+        return torch.where(object_scores[:, :, None, None] > 0, class_logits,
+                           NO_OBJ_SCORE)
 
     @staticmethod
     def _no_prompt(features: Tensor) -> Tuple[Tensor, Tensor]:

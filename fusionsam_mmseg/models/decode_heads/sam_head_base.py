@@ -1,45 +1,31 @@
 """What every head that runs a frozen SAM on a fused image shares.
 
-:class:`SAMHeadBase` builds SAM's image encoder, prompt encoder and a mask
-decoder with ``num_mask_tokens`` output tokens (all through
-:mod:`fusionsam_mmseg.models.sam.builder`), reads the neck tuple
-``(fusion_features, fusion_mask_logits, fused_image)``, encodes the fused
-image without gradient, samples point / box prompts from the fusion mask,
-loads the official checkpoint and keeps its frozen modules in eval mode.
-:class:`SAMPromptHead` (class tokens + FMP dense prompt) and
-:class:`StockSAMHead` (SAM's own 4 tokens + readout) add their decoding.
+:class:`SAMHeadBase` reads the fields of the neck's
+:class:`~fusionsam_mmseg.models.necks.FusionNeckOutput` (or, behind a stock
+backbone, derives the fusion mask and the fused image from its features),
+samples point / box prompts from the fusion mask (or, in training only, the
+ground truth), keeps its frozen modules frozen and in eval mode and loads
+its official checkpoint in :meth:`~SAMHeadBase.init_weights`, leaving the
+copied tensors out of its own checkpoints.
+:class:`~.sam_parts_head_base.SAMPartsHeadBase` (SAM's encoder, prompt
+encoder and mask decoder as parts; :class:`SAMPromptHead`,
+:class:`StockSAMHead`) and :class:`StockSAM2Head` (a whole SAM2) build the
+model and decode.
 """
-from typing import List, Optional, Sequence, Tuple
+from abc import abstractmethod
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.utils import SampleList
+from ..layers.frozen_parts import FrozenPartsMixin
+from ..necks import FusionNeckOutput
 from ..pretrained_file import PretrainedFile
-from ..sam import (SAM2_CONFIGS, MaskPromptSampler, Prompts, SAMInputFrame,
-                   build_class_token_mask_decoder, build_sam2_image_embedding,
-                   build_sam_image_encoder,
-                   build_sam_prompt_encoder, load_sam_checkpoint,
-                   read_sam_parts, resolve_sam_architecture)
+from ..sam import MaskPromptSampler, Prompts, SAMInputFrame
 
-
-def check_prompt_sources(head: nn.Module, mask_logits: Optional[Tensor],
-                         fused_image: Tensor) -> None:
-    """Raise unless the neck gave (B, 1, h, w) mask logits (when the head
-    reads them) and a (B, 3, H, W) fused image at the head's ``mask_index``
-    / ``image_index``."""
-    name = type(head).__name__
-    if mask_logits is not None and (mask_logits.dim() != 4
-                                    or mask_logits.shape[1] != 1):
-        raise ValueError(
-            f'{name}: inputs[mask_index={head.mask_index}] must be '
-            'fusion-mask logits (B, 1, h, w), got '
-            f'{tuple(mask_logits.shape)}.')
-    if fused_image.dim() != 4 or fused_image.shape[1] != 3:
-        raise ValueError(
-            f'{name}: inputs[image_index={head.image_index}] must be a fused '
-            f'image (B, 3, H, W) in [0, 1], got {tuple(fused_image.shape)}.')
+HeadInputs = Union[FusionNeckOutput, Sequence[Tensor]]
 
 
 def channel_group_mean(in_channels: int) -> nn.Conv2d:
@@ -54,41 +40,27 @@ def channel_group_mean(in_channels: int) -> nn.Conv2d:
     return conv
 
 
-class SAMHeadBase(BaseDecodeHead):
-    """Frozen SAM image encoder + prompt encoder + mask decoder.
+class SAMHeadBase(FrozenPartsMixin, BaseDecodeHead):
+    """Frozen SAM-family model on a fusion neck's fused image, prompted by
+    its fusion mask.
 
     Args:
         in_channels (int): Channels C of the fusion features.
         num_classes (int): Number of classes.
-        num_mask_tokens (int): Output tokens of the mask decoder.
-        sam_type (str): ``'vit_b'``, ``'vit_l'``, ``'vit_h'`` (official
-            dimensions), ``'custom'`` (dimensions from ``encoder_cfg``), or
-            a SAM2 model of ``SAM2_CONFIGS`` (``'sam2_hiera_l'`` ...): SAM2's
-            Hiera + FPN image encoder in place of the ViT, SAM's prompt
-            encoder and decoder with SAM2's dimensions, ``checkpoint`` the
-            official SAM2 file, ``encoder_cfg`` optionally
-            ``dict(sam2_overrides=[...])`` (Hydra overrides, tiny models),
-            the ``encoder_*`` options unused. Default: 'vit_h'.
-        encoder_cfg (dict, optional): Dimensions for ``sam_type='custom'``,
-            the fields of
-            :class:`~fusionsam_mmseg.models.sam.SAMArchitecture`.
-            Default: None.
+        channels (int): ``BaseDecodeHead`` channels (what ``conv_seg``, where
+            a subclass uses it, reads).
         image_size (int): Side of SAM's square input (1024 for the official
             checkpoints). Default: 1024.
-        checkpoint (str, optional): Official-layout SAM checkpoint
-            (``sam_vit_h_4b8939.pth`` ...) loaded in :meth:`init_weights`;
-            building needs no weights. Default: None.
-        in_index (int): Position of the fusion features. Default: 0.
-        mask_index (int, optional): Position of the fusion-mask logits
-            (B, 1, h, w); None derives them from the features with a 1x1
-            conv (e.g. behind a stock backbone), unless the head takes no
-            prompt from a fusion mask, in which case none are read.
-            Default: 1.
-        image_index (int, optional): Position of the fused image
-            (B, 3, H, W) in [0, 1]; None derives it from the features with a
-            fixed (frozen) 1x1 conv averaging three channel groups + sigmoid,
-            because the frozen encoder passes no gradient to its input.
-            Default: 2.
+        checkpoint (str, optional): Official checkpoint, loaded in
+            :meth:`init_weights`; building needs no weights. Default: None.
+        with_fusion_neck (bool): True: the inputs are a fusion neck's
+            :class:`FusionNeckOutput`. False: they are a stock backbone's
+            levels; the head reads the last one as fusion features and
+            derives from it the fusion-mask logits (a 1x1 conv, built only
+            when a prompt reads them) and the fused image (a fixed, frozen
+            1x1 conv averaging three channel groups + sigmoid, because the
+            frozen encoder passes no gradient to its input by default).
+            Default: True.
         num_points (int): Point prompts per image from the fusion mask.
             Default: 10.
         use_box (bool): Add the fusion mask's box as a prompt. Default: True.
@@ -100,82 +72,57 @@ class SAMHeadBase(BaseDecodeHead):
         gt_background_index (int, optional): The label that is not
             foreground for ``gt_prompts_in_train``; None when no class is
             background. Default: 0.
-        encoder_attention (str): ``'sdpa'`` or ``'stock'`` (see
-            :func:`~fusionsam_mmseg.models.sam.build_sam_image_encoder`).
-            Default: 'sdpa'.
-        encoder_autocast (str, optional): ``'auto'`` (bf16 on CUDA, fp32
-            elsewhere), ``'bf16'`` or None (fp32). Default: None.
-        encoder_compile (bool): ``torch.compile`` the frozen encoder.
-            Default: False.
-        channels (int, optional): ``BaseDecodeHead`` channels (what
-            ``conv_seg``, where a subclass uses it, reads); None: SAM's
-            prompt width. Default: None.
         **kwargs: ``BaseDecodeHead`` options (``loss_decode``,
-            ``ignore_index``, ``align_corners``, ``norm_cfg``, ``init_cfg``...).
+            ``ignore_index``, ``align_corners``, ``norm_cfg``,
+            ``init_cfg``...).
+
+    Subclasses build their model, call :meth:`freeze_frozen_modules` at the
+    end of ``__init__`` and define :meth:`frozen_modules`,
+    :meth:`read_checkpoint`, :meth:`load_checkpoint` and
+    ``forward(inputs, gt_foreground=None)``.
     """
+
+    #: The checkpoint's format, as messages name it.
+    checkpoint_format = 'SAM'
 
     def __init__(self,
                  in_channels: int,
                  num_classes: int,
                  *,
-                 num_mask_tokens: int,
-                 sam_type: str = 'vit_h',
-                 encoder_cfg: Optional[dict] = None,
+                 channels: int,
                  image_size: int = 1024,
                  checkpoint: Optional[str] = None,
-                 in_index: int = 0,
-                 mask_index: Optional[int] = 1,
-                 image_index: Optional[int] = 2,
+                 with_fusion_neck: bool = True,
                  num_points: int = 10,
                  use_box: bool = True,
                  point_peak_kernel: int = 3,
                  gt_prompts_in_train: bool = False,
                  gt_background_index: Optional[int] = 0,
-                 encoder_attention: str = 'sdpa',
-                 encoder_autocast: Optional[str] = None,
-                 encoder_compile: bool = False,
-                 channels: Optional[int] = None,
                  **kwargs) -> None:
-        sam2_encoder = None
-        if sam_type in SAM2_CONFIGS:
-            sam2_encoder, self.arch = build_sam2_image_embedding(
-                sam_type, image_size,
-                (encoder_cfg or {}).get('sam2_overrides', ()))
-        else:
-            self.arch = resolve_sam_architecture(sam_type, encoder_cfg)
         kwargs.setdefault('init_cfg', None)
         super().__init__(
             in_channels,
-            channels or self.arch.prompt_embed_dim,
+            channels,
             num_classes=num_classes,
-            in_index=in_index,
+            in_index=-1,
             dropout_ratio=0.0,
             **kwargs)
-        self.sam_type = sam_type
         self.image_size = image_size
-        self.embedding_size = image_size // self.arch.patch_size
         self.checkpoint = checkpoint
-        self.mask_index = mask_index
-        self.image_index = image_index
+        self.with_fusion_neck = with_fusion_neck
         self.gt_prompts_in_train = gt_prompts_in_train
         self.gt_background_index = gt_background_index
         self.prompt_sampler = MaskPromptSampler(num_points, use_box,
                                                 point_peak_kernel)
-        self.image_encoder = sam2_encoder if sam2_encoder is not None else \
-            build_sam_image_encoder(self.arch, image_size, encoder_attention,
-                                    encoder_autocast, encoder_compile)
-        self.prompt_encoder = build_sam_prompt_encoder(self.arch, image_size)
-        self.mask_decoder = build_class_token_mask_decoder(
-            self.arch, num_mask_tokens)
         self.mask_from_features = (
             nn.Conv2d(in_channels, 1, kernel_size=1)
-            if mask_index is None and self.reads_fusion_mask else None)
+            if not with_fusion_neck and self.reads_fusion_mask else None)
         self.image_from_features = (
-            channel_group_mean(in_channels) if image_index is None else None)
-        self.sam_file = PretrainedFile(
-            self, f'{type(self).__name__}: SAM checkpoint',
-            lambda: self.checkpoint,
-            lambda path: read_sam_parts(path, self.file_copied_modules()))
+            None if with_fusion_neck else channel_group_mean(in_channels))
+        self.checkpoint_file = PretrainedFile(
+            self,
+            f'{type(self).__name__}: {self.checkpoint_format} checkpoint',
+            lambda: self.checkpoint, self.read_checkpoint)
 
     @property
     def reads_fusion_mask(self) -> bool:
@@ -183,66 +130,64 @@ class SAMHeadBase(BaseDecodeHead):
         sampler = self.prompt_sampler
         return sampler.num_points > 0 or sampler.use_box
 
-    def frozen_modules(self) -> List[nn.Module]:
-        """Modules without gradient, kept in eval mode (subclasses add)."""
-        return [self.image_encoder]
+    @abstractmethod
+    def read_checkpoint(self, path: str) -> Dict[str, Tensor]:
+        """The tensors of the checkpoint file ``path`` that this head holds
+        verbatim, keyed as in its state dict (what its checkpoints leave
+        out and a load re-reads)."""
 
-    def file_copied_modules(self) -> List[str]:
-        """SAM parts that stay verbatim copies of the SAM checkpoint (left
-        out of this head's checkpoints once one is loaded)."""
-        return ['image_encoder']
-
-    def freeze(self) -> None:
-        """Freeze :meth:`frozen_modules` (call at the end of ``__init__``)."""
-        for module in self.frozen_modules():
-            module.requires_grad_(False)
-            module.eval()
-
-    def train(self, mode: bool = True) -> 'SAMHeadBase':
-        """Set train/eval mode; the frozen modules stay in eval."""
-        super().train(mode)
-        for module in self.frozen_modules():
-            module.eval()
-        return self
+    @abstractmethod
+    def load_checkpoint(self) -> List[str]:
+        """Load :attr:`checkpoint` into the model; return the keys of the
+        tensors copied verbatim."""
 
     def init_weights(self) -> None:
-        """Apply ``init_cfg``, then load the SAM checkpoint if one is set."""
+        """Apply ``init_cfg``, then load the checkpoint if one is set."""
         super().init_weights()
-        if self.checkpoint is None:
-            return
-        load_sam_checkpoint(
-            self.checkpoint, self.image_encoder, self.prompt_encoder,
-            self.mask_decoder,
-            f"{type(self).__name__}(sam_type='{self.sam_type}', "
-            f'image_size={self.image_size}, '
-            f'num_classes={self.num_classes})')
-        self.sam_file.loaded(self.checkpoint, [
-            f'{name}.{key}' for name in self.file_copied_modules()
-            for key in getattr(self, name).state_dict()
-        ])
+        if self.checkpoint is not None:
+            self.checkpoint_file.loaded(self.checkpoint,
+                                        self.load_checkpoint())
 
-    def _select_inputs(self, inputs: Sequence[Tensor]
-                       ) -> Tuple[Tensor, Optional[Tensor], Tensor]:
-        """Fusion features, fusion-mask logits (None when no prompt reads
-        them) and fused image."""
-        features = self._transform_inputs(inputs)
-        mask_logits = None
-        if self.mask_from_features is not None:
-            mask_logits = self.mask_from_features(features)
-        elif self.reads_fusion_mask:
-            mask_logits = inputs[self.mask_index]
-        if self.image_from_features is not None:
-            fused_image = self.image_from_features(features).sigmoid()
-        else:
-            fused_image = inputs[self.image_index]
-        check_prompt_sources(self, mask_logits, fused_image)
-        return features, mask_logits, fused_image
+    def read_inputs(self, inputs: HeadInputs
+                    ) -> Tuple[Tensor, Optional[Tensor], Tensor]:
+        """Fusion features (B, C, h, w), fusion-mask logits (B, 1, h, w)
+        (None when no prompt reads them) and fused image (B, 3, H, W)."""
+        if not self.with_fusion_neck:
+            features = self._transform_inputs(inputs)
+            mask_logits = (None if self.mask_from_features is None else
+                           self.mask_from_features(features))
+            return (features, mask_logits,
+                    self.image_from_features(features).sigmoid())
+        if not isinstance(inputs, FusionNeckOutput):
+            raise TypeError(
+                f'{type(self).__name__}: expected the FusionNeckOutput of a '
+                f'fusion neck (FMP, ConcatFusion), got '
+                f'{type(inputs).__name__}; behind a stock backbone set '
+                'with_fusion_neck=False.')
+        mask_logits = inputs.mask_logits if self.reads_fusion_mask else None
+        self._check_neck_output(mask_logits, inputs.fused_image)
+        return inputs.features, mask_logits, inputs.fused_image
 
-    def encode_image(self, fused_image: Tensor,
-                     frame: SAMInputFrame) -> Tensor:
-        """Frozen image embedding (B, prompt_dim, E, E) fp32, no gradient."""
-        with torch.no_grad():
-            return self.image_encoder(frame.to_sam_input(fused_image)).float()
+    def _check_neck_output(self, mask_logits: Optional[Tensor],
+                           fused_image: Tensor) -> None:
+        """Raise unless the neck gave (B, 1, h, w) mask logits (when the head
+        reads them) and a (B, 3, H, W) fused image."""
+        name = type(self).__name__
+        if self.reads_fusion_mask and mask_logits is None:
+            raise ValueError(
+                f'{name}: the neck makes no fusion-mask logits '
+                '(mask_logits=None) but the prompts read them; set '
+                'num_points=0 and use_box=False (and, for SAMPromptHead, '
+                'use_mask_prompt=False), as the concat ablation does.')
+        if mask_logits is not None and (mask_logits.dim() != 4
+                                        or mask_logits.shape[1] != 1):
+            raise ValueError(
+                f"{name}: the neck's mask_logits must be fusion-mask logits "
+                f'(B, 1, h, w), got {tuple(mask_logits.shape)}.')
+        if fused_image.dim() != 4 or fused_image.shape[1] != 3:
+            raise ValueError(
+                f"{name}: the neck's fused_image must be (B, 3, H, W) in "
+                f'[0, 1], got {tuple(fused_image.shape)}.')
 
     def get_prompts(self,
                     mask_logits: Optional[Tensor],
@@ -265,7 +210,7 @@ class SAMHeadBase(BaseDecodeHead):
             foreground &= labels != self.gt_background_index
         return foreground
 
-    def loss(self, inputs: Sequence[Tensor], batch_data_samples: SampleList,
+    def loss(self, inputs: HeadInputs, batch_data_samples: SampleList,
              train_cfg: dict) -> dict:
         """Segmentation losses (``BaseDecodeHead.loss`` with GT prompts when
         ``gt_prompts_in_train``)."""

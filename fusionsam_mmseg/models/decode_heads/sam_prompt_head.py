@@ -1,6 +1,6 @@
 """SAMPromptHead: a frozen SAM image encoder prompted by fusion outputs.
 
-Data flow (DESIGN §3)::
+Data flow (docs/architecture.md)::
 
     fused image (B, 3, H, W) in [0, 1]
       └─ SAM geometry (longest side -> image_size, pixel mean/std, pad)
@@ -22,30 +22,40 @@ is given, ``prompt_encoder.mask_downscaling`` when it is not;
 ``point_embeddings.2/3`` when ``use_box=False``; the decoder's IoU head (the
 IoU predictions are not used). Every other parameter receives a gradient
 from the segmentation loss, so DDP runs with ``find_unused_parameters=False``.
+
+Gradient into the fused image (``encoder_grad_to_input``): the paper freezes
+SAM's image encoder and does not say whether the segmentation loss reaches
+the fused image through it; the authors' code runs the encoder under
+``torch.no_grad`` on fused images made beforehand, so it does not. That is
+the default here: the fused image learns from the fusion-image loss only.
+``encoder_grad_to_input=True`` lets the gradient flow through the frozen
+encoder (weights still frozen, blocks under activation checkpointing) into
+the fused image and the neck's image decoder; docs/benchmarks.md gives its
+cost.
 """
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 from ..sam import SAMInputFrame
-from .sam_head_base import SAMHeadBase
+from .sam_head_base import HeadInputs
+from .sam_parts_head_base import SAMPartsHeadBase
 
 
 @MODELS.register_module()
-class SAMPromptHead(SAMHeadBase):
+class SAMPromptHead(SAMPartsHeadBase):
     """Segment Anything prompted by a fusion neck, one mask token per class.
 
-    Consumes a neck tuple ``(fusion_features, fusion_mask_logits,
-    fused_image)`` (positions set by ``in_index`` / ``mask_index`` /
-    ``image_index``) and returns class mask logits. Takes every argument of
-    :class:`~fusionsam_mmseg.models.decode_heads.sam_head_base.SAMHeadBase`
-    (``sam_type='vit_h'``, ``encoder_cfg``, ``image_size=1024``,
-    ``checkpoint``, ``in_index=0``, ``mask_index=1``, ``image_index=2``,
-    ``num_points=10``, ``use_box=True``, ``point_peak_kernel=3``,
-    ``gt_prompts_in_train=False``, ``gt_background_index=0``,
-    ``encoder_attention='sdpa'``, ``encoder_autocast=None``,
-    ``encoder_compile=False``) and:
+    Consumes a neck's ``FusionNeckOutput(features, mask_logits,
+    fused_image)`` and returns class mask logits. Takes every argument of
+    :class:`~.sam_parts_head_base.SAMPartsHeadBase` (``sam_type='vit_h'``,
+    ``encoder_cfg``, ``image_size=1024``, ``checkpoint``,
+    ``with_fusion_neck=True``, ``num_points=10``, ``use_box=True``,
+    ``point_peak_kernel=3``, ``gt_prompts_in_train=False``,
+    ``gt_background_index=0``, ``encoder_attention='sdpa'``,
+    ``encoder_autocast=None``, ``encoder_compile=False``,
+    ``encoder_grad_to_input=False``) and:
 
     Args:
         in_channels (int): Channels C of the fusion features.
@@ -55,7 +65,7 @@ class SAMPromptHead(SAMHeadBase):
             ``use_mask_prompt=False`` SAM receives no prompt from a fusion
             mask at all (ablation "concat instead of FMP"); the dense prompt
             from the fusion features stays. Default: True.
-        **kwargs: The ``SAMHeadBase`` / ``BaseDecodeHead`` options.
+        **kwargs: The ``SAMPartsHeadBase`` / ``BaseDecodeHead`` options.
             ``channels`` is SAM's prompt width and ``dropout_ratio`` /
             ``input_transform`` are unused.
     """
@@ -74,7 +84,7 @@ class SAMPromptHead(SAMHeadBase):
             in_channels, self.arch.prompt_embed_dim, kernel_size=1)
         nn.init.zeros_(self.dense_prompt_proj.weight)
         nn.init.zeros_(self.dense_prompt_proj.bias)
-        self.freeze()
+        self.freeze_frozen_modules()
 
     @property
     def reads_fusion_mask(self) -> bool:
@@ -101,14 +111,15 @@ class SAMPromptHead(SAMHeadBase):
         return frozen
 
     def forward(self,
-                inputs: Sequence[Tensor],
+                inputs: HeadInputs,
                 gt_foreground: Optional[Tensor] = None) -> Tensor:
         """Class mask logits.
 
         Args:
-            inputs (Sequence[Tensor]): Neck outputs: features (B, C, h, w),
+            inputs (FusionNeckOutput): The neck's features (B, C, h, w),
                 fusion-mask logits (B, 1, h, w), fused image (B, 3, H, W) in
-                [0, 1] (all covering the same field of view).
+                [0, 1] (all covering the same field of view); a stock
+                backbone's levels with ``with_fusion_neck=False``.
             gt_foreground (Tensor, optional): (B, H, W) bool ground-truth
                 foreground, used only in training with
                 ``gt_prompts_in_train=True``.
@@ -118,7 +129,7 @@ class SAMPromptHead(SAMHeadBase):
             (SAM's padding cropped), on SAM's low-res mask grid (4E cells
             over the padded frame).
         """
-        features, mask_logits, fused_image = self._select_inputs(inputs)
+        features, mask_logits, fused_image = self.read_inputs(inputs)
         batch_size = fused_image.shape[0]
         frame = SAMInputFrame.for_image(*fused_image.shape[-2:],
                                         self.image_size)

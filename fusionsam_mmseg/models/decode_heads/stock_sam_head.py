@@ -16,31 +16,31 @@ small trainable per-class readout maps them to class logits::
 Only the readout (and, behind a stock backbone, the 1x1 convs that derive the
 fusion mask from the features) receives gradients.
 """
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import torch
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..sam import MaskReadout, SAMInputFrame
-from .sam_head_base import SAMHeadBase
+from .sam_head_base import HeadInputs
+from .sam_parts_head_base import SAMPartsHeadBase
 
 # segment_anything's MaskDecoder: 1 single-mask token + 3 multimask tokens.
 STOCK_MASK_TOKENS = 4
 
 
 @MODELS.register_module()
-class StockSAMHead(SAMHeadBase):
+class StockSAMHead(SAMPartsHeadBase):
     """Frozen stock SAM on the fused image with a per-class readout.
 
     Takes every argument of
-    :class:`~fusionsam_mmseg.models.decode_heads.sam_head_base.SAMHeadBase`
-    (``in_channels``, ``num_classes``, ``sam_type='vit_h'``,
-    ``encoder_cfg=None``, ``image_size=1024``, ``checkpoint=None``,
-    ``in_index=0``, ``mask_index=1``, ``image_index=2``, ``num_points=10``,
-    ``use_box=True``, ``encoder_attention='sdpa'``, ...), loads the official
-    checkpoint the same way (here the decoder keeps its 4 tokens, no key is
-    new) and adds:
+    :class:`~.sam_parts_head_base.SAMPartsHeadBase` (``in_channels``,
+    ``num_classes``, ``sam_type='vit_h'``, ``encoder_cfg=None``,
+    ``image_size=1024``, ``checkpoint=None``, ``with_fusion_neck=True``,
+    ``num_points=10``, ``use_box=True``, ``encoder_attention='sdpa'``,
+    ...), loads the official checkpoint the same way (here the decoder keeps
+    its 4 tokens, no key is new) and adds:
 
     Args:
         readout_channels (int): Hidden channels of the readout.
@@ -75,7 +75,7 @@ class StockSAMHead(SAMHeadBase):
             STOCK_MASK_TOKENS,
             self.arch.prompt_embed_dim if readout_with_embedding else 0,
             readout_channels, self.conv_cfg, self.norm_cfg, self.act_cfg)
-        self.freeze()
+        self.freeze_frozen_modules()
 
     def frozen_modules(self) -> List[nn.Module]:
         """The whole SAM."""
@@ -111,21 +111,21 @@ class StockSAMHead(SAMHeadBase):
                                      sparse, dense)
 
     def forward(self,
-                inputs: Sequence[Tensor],
+                inputs: HeadInputs,
                 gt_foreground: Optional[Tensor] = None) -> Tensor:
         """Class logits from the stock SAM masks.
 
         Args:
-            inputs (Sequence[Tensor]): Neck outputs as for
-                :class:`SAMPromptHead` (the features only feed the fusion
-                mask when ``mask_index`` is None).
+            inputs (FusionNeckOutput): As for :class:`SAMPromptHead` (the
+                features feed only the fusion mask, and only with
+                ``with_fusion_neck=False``).
             gt_foreground (Tensor, optional): See :meth:`stock_masks`.
 
         Returns:
             Tensor: seg_logits (B, num_classes, h', w') covering the image on
             SAM's low-res mask grid.
         """
-        _, mask_logits, fused_image = self._select_inputs(inputs)
+        _, mask_logits, fused_image = self.read_inputs(inputs)
         frame = SAMInputFrame.for_image(*fused_image.shape[-2:],
                                         self.image_size)
         image_embeddings = self.encode_image(fused_image, frame)

@@ -38,7 +38,7 @@ class RepositoryAttention(nn.Module):
     values (each (B, M, C)) for the next branch's repository.
     """
 
-    def __init__(self, channels: int, num_heads: int) -> None:
+    def __init__(self, *, channels: int, num_heads: int) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.to_q = nn.Linear(channels, channels, bias=False)
@@ -65,7 +65,7 @@ class RepositoryAttention(nn.Module):
 class GEGLUFeedForward(nn.Sequential):
     """Linear -> GEGLU (x * GELU(gate)) -> Linear, hidden width 4C."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, *, channels: int) -> None:
         super().__init__()
         self.proj_in = nn.Linear(channels, channels * 8)
         self.proj_out = nn.Linear(channels * 4, channels)
@@ -83,14 +83,16 @@ class PersistentBlock(nn.Module):
         num_heads (int): Attention heads.
     """
 
-    def __init__(self, channels: int, num_heads: int) -> None:
+    def __init__(self, *, channels: int, num_heads: int) -> None:
         super().__init__()
         self.norm_self = nn.LayerNorm(channels)
-        self.self_attn = RepositoryAttention(channels, num_heads)
+        self.self_attn = RepositoryAttention(channels=channels,
+                                             num_heads=num_heads)
         self.norm_cross = nn.LayerNorm(channels)
-        self.cross_attn = RepositoryAttention(channels, num_heads)
+        self.cross_attn = RepositoryAttention(channels=channels,
+                                              num_heads=num_heads)
         self.norm_ffn = nn.LayerNorm(channels)
-        self.ffn = GEGLUFeedForward(channels)
+        self.ffn = GEGLUFeedForward(channels=channels)
 
     def forward(self, x: Tensor, repository: Optional[KeyValue] = None
                 ) -> Tuple[Tensor, KeyValue]:
@@ -111,14 +113,15 @@ class PersistentTransformer(BaseModule):
         depth (int): Blocks. Default: 1.
     """
 
-    def __init__(self, in_channels: int, num_heads: int, head_channels: int,
-                 depth: int = 1) -> None:
+    def __init__(self, *, in_channels: int, num_heads: int,
+                 head_channels: int, depth: int = 1) -> None:
         super().__init__()
         channels = num_heads * head_channels
         self.norm = nn.GroupNorm(4, in_channels, eps=1e-6)
         self.proj_in = nn.Conv2d(in_channels, channels, 1)
         self.blocks = nn.ModuleList(
-            PersistentBlock(channels, num_heads) for _ in range(depth))
+            PersistentBlock(channels=channels, num_heads=num_heads)
+            for _ in range(depth))
         self.proj_out = nn.Conv2d(channels, in_channels, 1)
         nn.init.zeros_(self.proj_out.weight)
         nn.init.zeros_(self.proj_out.bias)
@@ -160,7 +163,7 @@ class SemanticPersistentAttention(BaseModule):
     updated visible / infrared mask maps (B, C, h, w each).
     """
 
-    def __init__(self, channels: int, num_heads: int = 2,
+    def __init__(self, *, channels: int, num_heads: int = 2,
                  head_channels: int = 32, pool: int = 4) -> None:
         super().__init__()
         if num_heads * head_channels != channels:
@@ -171,7 +174,9 @@ class SemanticPersistentAttention(BaseModule):
         self.pool = pool
 
         def transformer() -> PersistentTransformer:
-            return PersistentTransformer(channels, num_heads, head_channels)
+            return PersistentTransformer(in_channels=channels,
+                                         num_heads=num_heads,
+                                         head_channels=head_channels)
 
         self.image_attention = transformer()
         self.visible_attention = transformer()

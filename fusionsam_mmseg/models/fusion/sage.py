@@ -20,12 +20,12 @@ on its own steps, and gradients of one step must never reach the other
 network's parameters; the iteration parity comes from mmengine's message
 hub, so ``--resume`` continues the alternation where it stopped.
 
-Inputs (from ``LoadRGBTImageFromFile`` + ``LoadSAMMaskPriors``): R, G, B,
+Inputs (from ``LoadMultiModalImageFromFile`` + ``LoadSAMMaskPriors``): R, G, B,
 infrared, then k visible and k infrared SAM masks, raw 0..255 (the data
 preprocessor does not normalise; see ``to_unit_range``). Testing needs only
 the first four channels: :meth:`predict` runs the student alone and
 attaches ``fused_image`` (PixelData (3, H, W) in [0, 1]: the fused Y with
-the visible chroma) at the original size.
+the visible chroma, :func:`colorize`) at the original size.
 """
 from typing import Dict, List, Optional, Tuple
 
@@ -39,20 +39,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from ..losses.fusion_loss import rgb_to_ycbcr
-from ..segmentors.input_normalization import to_unit_range
+from ..layers.image_space import colorize, rgb_to_ycrcb, to_unit_range
 
 SOURCE_CHANNELS = 4  # R, G, B, infrared
-# Inverse of fusion_loss.rgb_to_ycbcr (BT.601, centred chroma).
-_YCBCR_TO_RGB = ((1.0, 0.0, 1.402), (1.0, -0.344136, -0.714136),
-                 (1.0, 1.772, 0.0))
-
-
-def colorize(fused_y: Tensor, visible_rgb: Tensor) -> Tensor:
-    """Fused luminance (B, 1, H, W) + visible chroma -> RGB in [0, 1]."""
-    ycbcr = torch.cat([fused_y, rgb_to_ycbcr(visible_rgb)[:, 1:]], 1)
-    matrix = fused_y.new_tensor(_YCBCR_TO_RGB)
-    return torch.einsum('oc,bchw->bohw', matrix, ycbcr).clamp(0.0, 1.0)
 
 
 class SAGESources:
@@ -60,7 +49,8 @@ class SAGESources:
 
     Attributes:
         visible_rgb (Tensor): (B, 3, H, W).
-        visible_y (Tensor): (B, 1, H, W) BT.601 luminance.
+        visible_y (Tensor): (B, 1, H, W) luminance Y as OpenCV computes it
+            (:func:`rgb_to_ycrcb`), what the official code trains on.
         infrared (Tensor): (B, 1, H, W).
         visible_priors (Tensor | None): (B, k, H, W) masks x Y.
         infrared_priors (Tensor | None): (B, k, H, W) masks x IR.
@@ -68,7 +58,7 @@ class SAGESources:
 
     def __init__(self, inputs: Tensor, num_masks: int) -> None:
         self.visible_rgb = inputs[:, :3]
-        self.visible_y = rgb_to_ycbcr(self.visible_rgb)[:, :1]
+        self.visible_y = rgb_to_ycrcb(self.visible_rgb)[:, :1]
         self.infrared = inputs[:, 3:SOURCE_CHANNELS]
         self.visible_priors = self.infrared_priors = None
         if inputs.shape[1] > SOURCE_CHANNELS:
@@ -112,6 +102,7 @@ class SAGE(BaseModel):
     """
 
     def __init__(self,
+                 *,
                  student: dict,
                  teacher: Optional[dict] = None,
                  num_masks: int = 4,
@@ -270,7 +261,7 @@ class SAGE(BaseModel):
         """
         sources = self.sources(inputs, with_priors=False)
         fused, _ = self.fuse(sources)
-        images = colorize(fused.clamp(0.0, 1.0), sources.visible_rgb)
+        images = colorize(fused, sources.visible_rgb)
         if data_samples is None:
             data_samples = [SegDataSample() for _ in range(len(images))]
         for image, sample in zip(images, data_samples):

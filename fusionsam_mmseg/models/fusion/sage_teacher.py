@@ -15,7 +15,7 @@ five stages; ``shared_stages=False`` gives each stage its own. Its five
 stage outputs, compressed to ``feature_channels`` by 1x1 convolutions, are
 the features the student is distilled on.
 """
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -69,13 +69,14 @@ class SAGETeacher(BaseModule):
     """
 
     def __init__(self,
+                 *,
                  num_masks: int = 4,
                  channels: int = 64,
                  num_heads: int = 2,
                  head_channels: int = 32,
                  feature_channels: int = 32,
                  shared_stages: bool = True,
-                 init_cfg=None) -> None:
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.num_masks = num_masks
         half = channels // 2
@@ -87,7 +88,9 @@ class SAGETeacher(BaseModule):
                                             channels])
         stages = 1 if shared_stages else NUM_STAGES
         self.stages = nn.ModuleList(
-            SemanticPersistentAttention(channels, num_heads, head_channels)
+            SemanticPersistentAttention(channels=channels,
+                                        num_heads=num_heads,
+                                        head_channels=head_channels)
             for _ in range(stages))
         self.compress = nn.ModuleList(
             merge_conv(4 * channels, channels) for _ in range(4))

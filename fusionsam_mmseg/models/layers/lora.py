@@ -18,7 +18,7 @@ zero, so a freshly wrapped layer computes exactly what the frozen one did.
 module name ends in ``attn.qkv``) or ``('attn.proj',)`` (a whole output).
 """
 import math
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -47,14 +47,15 @@ class LoRALinear(nn.Linear):
     """
 
     def __init__(self,
+                 *,
                  in_features: int,
                  out_features: int,
                  parts: Dict[str, Tuple[int, int]],
                  rank: int = 4,
                  alpha: float = 4.0,
                  bias: bool = True,
-                 device=None,
-                 dtype=None) -> None:
+                 device: Optional[torch.device] = None,
+                 dtype: Optional[torch.dtype] = None) -> None:
         super().__init__(in_features, out_features, bias, device, dtype)
         if rank < 1:
             raise ValueError(f'LoRALinear: rank={rank}, expected >= 1.')
@@ -78,11 +79,13 @@ class LoRALinear(nn.Linear):
         self.reset_lora_parameters()
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, parts: Dict[str, Tuple[int, int]],
-                    rank: int, alpha: float) -> 'LoRALinear':
+    def from_linear(cls, linear: nn.Linear, *,
+                    parts: Dict[str, Tuple[int, int]], rank: int,
+                    alpha: float) -> 'LoRALinear':
         """Wrap ``linear``: the new layer shares its weight and bias."""
-        lora = cls(linear.in_features, linear.out_features, parts, rank,
-                   alpha, bias=linear.bias is not None,
+        lora = cls(in_features=linear.in_features,
+                   out_features=linear.out_features, parts=parts, rank=rank,
+                   alpha=alpha, bias=linear.bias is not None,
                    device=linear.weight.device, dtype=linear.weight.dtype)
         lora.weight = linear.weight
         lora.bias = linear.bias
@@ -170,7 +173,8 @@ def add_lora(module: nn.Module, targets: Sequence[str], rank: int = 4,
         parent = module.get_submodule(parent_name)
         setattr(parent, child_name,
                 LoRALinear.from_linear(
-                    getattr(parent, child_name), parts, rank, alpha))
+                    getattr(parent, child_name), parts=parts, rank=rank,
+                    alpha=alpha))
     return sorted(parts_by_name)
 
 

@@ -26,10 +26,16 @@ The nearest-code search and the statistics (EMA codebook, usage, restarts)
 always run in fp32 with autocast off, so bf16 / fp16 autocast (mmseg's
 ``--amp``) picks the same codes as an fp32 run for the same latents.
 
+Several latent maps can share one codebook
+(:meth:`VectorQuantizer.quantize_jointly`, LSTG's ``share_codebook=True``):
+they are quantized as one batch, so the codebook is initialised from, and
+its statistics updated with, the vectors of all of them once per step; each
+map keeps its own usage statistics.
+
 The commitment weight beta lives in ``VQLoss``; the quantizer returns the
 raw codes (:attr:`QuantizerOutput.codes`) that the loss needs.
 """
-from typing import NamedTuple
+from typing import List, NamedTuple, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -144,16 +150,43 @@ class VectorQuantizer(BaseModule):
         if self.training:
             self._update_statistics(flat.detach(), indices, counts)
 
-        probs = counts / counts.sum().clamp(min=1.0)
-        perplexity = torch.exp(-(probs * torch.log(probs + 1e-10)).sum())
-        usage = (counts > 0).float().mean()
         quantized = latents + (codes - latents).detach()
         return QuantizerOutput(
-            quantized=quantized,
-            codes=codes.contiguous(),
-            indices=indices.view(batch, height, width),
-            perplexity=perplexity.detach(),
-            usage=usage.detach())
+            quantized, codes.contiguous(), indices.view(batch, height, width),
+            *_usage_statistics(counts))
+
+    def quantize_jointly(self, latents: Sequence[Tensor]
+                         ) -> List[QuantizerOutput]:
+        """Quantize several latent maps against this one codebook.
+
+        The maps are quantized as one batch (one codebook initialisation
+        and one statistics update per call, from the vectors of all maps);
+        each map gets its own output, with the perplexity and usage of its
+        own codes.
+
+        Args:
+            latents (Sequence[Tensor]): M maps, each (B, D, h, w), of one
+                shape.
+
+        Returns:
+            list[QuantizerOutput]: one per map, in order.
+        """
+        shapes = {tuple(z.shape) for z in latents}
+        if len(shapes) != 1:
+            raise ValueError(
+                'VectorQuantizer.quantize_jointly expects latent maps of one '
+                f'shape, got {[tuple(z.shape) for z in latents]}.')
+        joint = self(torch.cat(list(latents), dim=0))
+        outputs = []
+        chunks = (t.chunk(len(latents))
+                  for t in (joint.quantized, joint.codes, joint.indices))
+        for quantized, codes, indices in zip(*chunks):
+            counts = torch.bincount(
+                indices.flatten(), minlength=self.num_codes).float()
+            outputs.append(
+                QuantizerOutput(quantized, codes, indices,
+                                *_usage_statistics(counts)))
+        return outputs
 
     @torch.no_grad()
     def nearest_code_indices(self, vectors: Tensor) -> Tensor:
@@ -222,3 +255,11 @@ class VectorQuantizer(BaseModule):
     def extra_repr(self) -> str:
         return (f'num_codes={self.num_codes}, embed_dims={self.embed_dims}, '
                 f'use_ema={self.use_ema}')
+
+
+def _usage_statistics(counts: Tensor) -> Tuple[Tensor, Tensor]:
+    """Perplexity (exp of the entropy of code use) and the fraction of codes
+    used, from per-code counts (K,); both detached scalars."""
+    probs = counts / counts.sum().clamp(min=1.0)
+    perplexity = torch.exp(-(probs * torch.log(probs + 1e-10)).sum())
+    return perplexity.detach(), (counts > 0).float().mean().detach()

@@ -8,4 +8,5 @@ from .patch_discriminator import PatchDiscriminator  # noqa: F401
 from .perceptual_loss import PerceptualLoss  # noqa: F401
 from .prototype_memory_loss import PrototypeMemoryLoss  # noqa: F401
 from .reconstruction_loss import ReconstructionLoss  # noqa: F401
+from .sampled_cross_entropy_loss import SampledCrossEntropyLoss  # noqa: F401,E501
 from .vq_loss import VQLoss  # noqa: F401

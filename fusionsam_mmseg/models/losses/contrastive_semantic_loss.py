@@ -22,14 +22,15 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
+from ..layers.frozen_parts import FrozenPartsMixin
 from ..pretrained_file import PretrainedFile
-from ..sam.truncated_image_encoder import TruncatedSAMImageEncoder
+from ..sam import TruncatedSAMImageEncoder
 
 
 @MODELS.register_module()
-class ContrastiveSemanticLoss(BaseModule):
+class ContrastiveSemanticLoss(FrozenPartsMixin, BaseModule):
     """Contrastive-semantic loss over SAM prior regions.
 
     Args:
@@ -48,6 +49,7 @@ class ContrastiveSemanticLoss(BaseModule):
     """
 
     def __init__(self,
+                 *,
                  sam_type: str = 'vit_b',
                  num_blocks: int = 2,
                  checkpoint: Optional[str] = None,
@@ -57,8 +59,7 @@ class ContrastiveSemanticLoss(BaseModule):
         super().__init__(init_cfg=None)
         self.encoder = TruncatedSAMImageEncoder(sam_type, num_blocks,
                                                 encoder_cfg)
-        self.encoder.requires_grad_(False)
-        self.encoder.eval()
+        self.freeze_frozen_modules()
         self.checkpoint = checkpoint
         self.loss_weight = loss_weight
         self.eps = eps
@@ -87,11 +88,9 @@ class ContrastiveSemanticLoss(BaseModule):
             f"{len(self.encoder.blocks)} blocks of '{self.checkpoint}'.",
             logger='current')
 
-    def train(self, mode: bool = True) -> 'ContrastiveSemanticLoss':
-        """The frozen encoder stays in eval mode."""
-        super().train(mode)
-        self.encoder.eval()
-        return self
+    def frozen_modules(self) -> List[nn.Module]:
+        """The truncated SAM encoder."""
+        return [self.encoder]
 
     def _normalized_features(self, images: Tensor) -> List[Tensor]:
         """Instance-normalised encoder features of (N, 1, H, W) images."""

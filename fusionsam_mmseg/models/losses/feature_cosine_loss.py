@@ -21,7 +21,7 @@ class FeatureCosineLoss(nn.Module):
     maps of equal shapes, level by level, and returns a scalar.
     """
 
-    def __init__(self, loss_weight: float = 1.0) -> None:
+    def __init__(self, *, loss_weight: float = 1.0) -> None:
         super().__init__()
         self.loss_weight = loss_weight
 

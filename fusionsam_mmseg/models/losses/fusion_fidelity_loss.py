@@ -35,6 +35,7 @@ class FusionFidelityLoss(nn.Module):
     """
 
     def __init__(self,
+                 *,
                  mse_weights: Sequence[float] = (1.0, 1.0, 0.0),
                  gradient_weights: Sequence[float] = (2.0, 0.0)) -> None:
         super().__init__()

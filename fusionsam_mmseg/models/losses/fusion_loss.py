@@ -1,32 +1,27 @@
 """FusionLoss: unsupervised image-fusion loss for the FMP fused image.
 
-The fused image should keep, at every pixel, the brighter of the two sources
-(intensity term) and the stronger of their edges (gradient term), the usual
-targets of infrared-visible fusion (e.g. SeAFusion, Tang et al. 2022). Both
-terms compare luminance; an optional chroma term keeps the visible colours so
-that the 3-channel image the frozen SAM encoder sees stays a natural RGB image.
+The fused image should keep, at every pixel, the brighter of the visible
+image and another source (intensity term) and the stronger of their edges
+(gradient term), the usual targets of infrared-visible fusion (e.g.
+SeAFusion, Tang et al. 2022). Each modality after the visible one (thermal;
+or depth, event, LiDAR, ...) is a source of its own, paired with the
+visible image. Both terms compare luminance; an optional chroma term keeps
+the visible colours so that the 3-channel image the frozen SAM encoder sees
+stays a natural RGB image.
 
-All images are in [0, 1]; thermal may have several channels (their mean is
-the thermal intensity).
+All images are in [0, 1]; a source may have several channels (their mean is
+its intensity).
 """
+from typing import Sequence, Union
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmseg.registry import MODELS
+from ..layers.image_space import rgb_to_ycbcr
 
-_RGB_TO_YCBCR = (
-    (0.299, 0.587, 0.114),
-    (-0.168736, -0.331264, 0.5),
-    (0.5, -0.418688, -0.081312),
-)
 _SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
-
-
-def rgb_to_ycbcr(image: Tensor) -> Tensor:
-    """(B, 3, H, W) RGB in [0, 1] -> (B, 3, H, W) Y, Cb, Cr (Cb/Cr centred)."""
-    matrix = image.new_tensor(_RGB_TO_YCBCR)
-    return torch.einsum('oc,bchw->bohw', matrix, image)
 
 
 class SobelGradient(nn.Module):
@@ -49,10 +44,13 @@ class SobelGradient(nn.Module):
 class FusionLoss(nn.Module):
     """Intensity + gradient (+ chroma) loss of a fused image vs its sources.
 
-    ``loss = loss_weight * (intensity_weight * L1(Y_f, max(Y_v, T))
-    + gradient_weight * L1(|grad Y_f|, max(|grad Y_v|, |grad T|))
-    + chroma_weight * L1(CbCr_f, CbCr_v))`` with Y the luminance, T the
-    thermal intensity and |grad| the Sobel magnitude.
+    ``loss = loss_weight * (mean_k [intensity_weight * L1(Y_f, max(Y_v, S_k))
+    + gradient_weight * L1(|grad Y_f|, max(|grad Y_v|, |grad S_k|))]
+    + chroma_weight * L1(CbCr_f, CbCr_v))`` with Y the luminance, S_k the
+    intensity (channel mean) of the k-th non-visible source, the mean over
+    the K sources, and |grad| the Sobel magnitude. With one source (RGB-T)
+    this is the two-source loss of SeAFusion; RGB-D-E-L has K = 3 sources,
+    each judged against the visible image on its own.
 
     Args:
         intensity_weight (float): Weight of the intensity term.
@@ -65,7 +63,8 @@ class FusionLoss(nn.Module):
             ``loss_`` to be summed. Defaults to 'loss_fusion_image'.
 
     Shapes:
-        fused: (B, 3, H, W); visible: (B, 3, H, W); thermal: (B, Ct, H, W);
+        fused: (B, 3, H, W); visible: (B, 3, H, W); others: one (B, C_k, H, W)
+        tensor per non-visible source, or a single tensor for one source;
         all in [0, 1]. Returns a scalar.
     """
 
@@ -85,30 +84,52 @@ class FusionLoss(nn.Module):
         self.gradient = SobelGradient()
 
     def forward(self, fused: Tensor, visible: Tensor,
-                thermal: Tensor) -> Tensor:
-        """Loss of ``fused`` against ``visible`` and ``thermal``."""
+                others: Union[Tensor, Sequence[Tensor]]) -> Tensor:
+        """Loss of ``fused`` against ``visible`` and each other source."""
+        others = [others] if isinstance(others, Tensor) else list(others)
+        self._check_shapes(fused, visible, others)
+        fused_ycbcr = rgb_to_ycbcr(fused)
+        visible_ycbcr = rgb_to_ycbcr(visible)
+        fused_y, visible_y = fused_ycbcr[:, :1], visible_ycbcr[:, :1]
+        terms = [
+            self._source_term(fused_y, visible_y,
+                              other.mean(dim=1, keepdim=True))
+            for other in others
+        ]
+        chroma = F.l1_loss(fused_ycbcr[:, 1:], visible_ycbcr[:, 1:])
+        return self.loss_weight * (
+            sum(terms) / len(terms) + self.chroma_weight * chroma)
+
+    def _source_term(self, fused_y: Tensor, visible_y: Tensor,
+                     source_y: Tensor) -> Tensor:
+        """Weighted intensity + gradient terms of one (B, 1, H, W) source."""
+        intensity = F.l1_loss(fused_y, torch.maximum(visible_y, source_y))
+        gradient = F.l1_loss(
+            self.gradient(fused_y),
+            torch.maximum(self.gradient(visible_y), self.gradient(source_y)))
+        return self.intensity_weight * intensity + \
+            self.gradient_weight * gradient
+
+    @staticmethod
+    def _check_shapes(fused: Tensor, visible: Tensor,
+                      others: Sequence[Tensor]) -> None:
+        """Raise unless fused / visible have 3 channels and all share H, W."""
         if fused.shape[1] != 3 or visible.shape[1] != 3:
             raise ValueError(
                 'FusionLoss expects 3-channel fused and visible images, got '
                 f'fused {tuple(fused.shape)} and visible '
                 f'{tuple(visible.shape)}.')
-        if not fused.shape[-2:] == visible.shape[-2:] == thermal.shape[-2:]:
+        if not others:
             raise ValueError(
-                'FusionLoss: fused, visible and thermal must share H, W; got '
-                f'{tuple(fused.shape)}, {tuple(visible.shape)}, '
-                f'{tuple(thermal.shape)}.')
-        fused_ycbcr = rgb_to_ycbcr(fused)
-        visible_ycbcr = rgb_to_ycbcr(visible)
-        fused_y, visible_y = fused_ycbcr[:, :1], visible_ycbcr[:, :1]
-        thermal_y = thermal.mean(dim=1, keepdim=True)
-        intensity = F.l1_loss(fused_y, torch.maximum(visible_y, thermal_y))
-        gradient = F.l1_loss(
-            self.gradient(fused_y),
-            torch.maximum(self.gradient(visible_y), self.gradient(thermal_y)))
-        chroma = F.l1_loss(fused_ycbcr[:, 1:], visible_ycbcr[:, 1:])
-        return self.loss_weight * (
-            self.intensity_weight * intensity +
-            self.gradient_weight * gradient + self.chroma_weight * chroma)
+                'FusionLoss: no source besides the visible image; expected '
+                'one (B, C, H, W) tensor per other modality.')
+        sizes = {tuple(image.shape[-2:])
+                 for image in (fused, visible, *others)}
+        if len(sizes) > 1:
+            raise ValueError(
+                'FusionLoss: fused, visible and the other sources must share '
+                f'H, W; got {tuple(fused.shape)}, {tuple(visible.shape)}, '
+                f'{[tuple(other.shape) for other in others]}.')
 
     @property
     def loss_name(self) -> str:

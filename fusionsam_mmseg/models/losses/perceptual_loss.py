@@ -15,7 +15,7 @@ calling it before the weights were loaded, raises an error unless
 ``allow_random_init=True`` (tests only).
 """
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,8 +24,9 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.runner import CheckpointLoader
 from mmseg.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
+from ..layers.frozen_parts import FrozenPartsMixin
 from ..pretrained_file import PretrainedFile
 
 _NUM_VGG_STAGES = 5
@@ -33,7 +34,7 @@ _CRITERIA = {'l1': F.l1_loss, 'mse': F.mse_loss}
 
 
 @MODELS.register_module()
-class PerceptualLoss(BaseModule):
+class PerceptualLoss(FrozenPartsMixin, BaseModule):
     """Weighted distance between VGG16 stage features of two images.
 
     Inputs are expected in ImageNet-normalized RGB space (the dataset's
@@ -79,7 +80,7 @@ class PerceptualLoss(BaseModule):
             num_stages=num_stages,
             dilations=(1, ) * num_stages,
             out_indices=tuple(used_stages))
-        self.vgg.requires_grad_(False)
+        self.freeze_frozen_modules()
         self.weights_loaded = False
         self.vgg_file = PretrainedFile(
             self, 'PerceptualLoss: VGG16 weights',
@@ -153,11 +154,9 @@ class PerceptualLoss(BaseModule):
                 "'features.0.weight'.")
         return {key: loaded[key] for key in wanted}
 
-    def train(self, mode: bool = True) -> 'PerceptualLoss':
-        """Keep the VGG in eval mode."""
-        super().train(mode)
-        self.vgg.eval()
-        return self
+    def frozen_modules(self) -> List[nn.Module]:
+        """The VGG16."""
+        return [self.vgg]
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         """Compute the loss.

@@ -1,5 +1,5 @@
 """ConcatFusion: the "concat instead of FMP" ablation neck."""
-from typing import Sequence, Tuple
+from typing import Sequence
 
 import torch
 from mmcv.cnn import ConvModule
@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptMultiConfig
+from .fusion_neck_output import FusionNeckOutput
 from .fusion_outputs import FusionOutputs
 
 
@@ -33,15 +34,16 @@ class ConcatFusion(BaseModule):
             ``dict(type='BN')``.
         act_cfg (dict): Activation. Defaults to ``dict(type='ReLU')``.
         align_corners (bool): Upsampling ``align_corners``. Defaults to False.
-        with_mask_logits (bool): Predict fusion-mask logits; False returns
-            ``(fusion_features, fused_image)`` (the paper's ablation (B)
-            gives SAM no fusion-mask hint). Defaults to True.
+        with_mask_logits (bool): Predict fusion-mask logits; False gives
+            ``mask_logits=None`` (the paper's ablation (B) gives SAM no
+            fusion-mask hint). Defaults to True.
         init_cfg (dict, optional): Initialization config. Defaults to None.
 
     Shapes:
-        forward(tokens): N maps (B, in_channels, h, w) -> ``(fusion_features
-        (B, out_channels, h, w), fusion_mask_logits (B, 1, h, w), fused_image
-        (B, 3, h * 2**num_upsamples, w * 2**num_upsamples) in [0, 1])``.
+        forward(tokens): N maps (B, in_channels, h, w) -> a
+        :class:`FusionNeckOutput`: ``features`` (B, out_channels, h, w),
+        ``mask_logits`` (B, 1, h, w) or None, ``fused_image``
+        (B, 3, h * 2**num_upsamples, w * 2**num_upsamples) in [0, 1].
     """
 
     def __init__(self,
@@ -76,7 +78,7 @@ class ConcatFusion(BaseModule):
             align_corners=align_corners,
             with_mask_logits=with_mask_logits)
 
-    def forward(self, tokens: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+    def forward(self, tokens: Sequence[Tensor]) -> FusionNeckOutput:
         """Concat + conv fusion; see the class docstring for shapes."""
         if len(tokens) != self.num_modalities:
             raise ValueError(

@@ -13,18 +13,37 @@ Data flow for per-modality token maps ``z_1 .. z_N`` (each (B, C_in, h, w)):
    block per modality; no shared query).
 3. Concat of the N enhanced maps + 3x3 conv -> initial fusion mask
    embedding M0 (B, embed_dims, h, w).
-4. Complementary fusion unit (``complementary_unit='cross_modal'``, the
-   paper's text): "the two modalities are first fused through a
+4. Complementary fusion unit: "the two modalities are first fused through a
    cross-attention mechanism to produce F_c ... then combined with the
-   initial fusion mask M0": F_c = cross-attention with Q from the visible
-   (first) enhanced map and K/V from the other enhanced maps; F_c + M0 ->
-   3x3 conv -> fusion features F (B, out_channels, h, w). The named
-   alternative ``'mask_query'`` lets M0 query all enhanced maps instead
-   (M0 + attention as the block's residual) before the conv.
+   initial fusion mask M0"; F_c "encapsulates the distinctive features of
+   each individual modality". ``complementary_unit`` (all: F_c + M0 or the
+   attended M0 -> 3x3 conv -> fusion features F (B, out_channels, h, w)):
+
+   * ``'bidirectional'`` (default, the paper's text): on the projected
+     tokens of step 1, the visible (first) modality queries the others and
+     every other modality queries the visible one (one block per
+     modality); F_c is the mean of the N attended maps, F_c + M0.
+   * ``'cross_modal'`` (the one-way unit of earlier checkpoints): F_c = the
+     visible *enhanced* map querying the other enhanced maps, F_c + M0.
+   * ``'mask_query'`` (the oldest checkpoints): M0 queries all enhanced
+     maps (M0 + attention as the block's residual).
+
+   The two one-way options keep their parameter names
+   (``complementary_block.*``), so their checkpoints load strictly.
 5. :class:`FusionOutputs`: fusion-mask logits (B, 1, h, w) and a fused
    image (B, 3, h * 2**k, w * 2**k) in [0, 1] decoded from F.
+
+Attention (``attention``): ``'global'`` (default, the paper) attends
+token-to-token over the whole map; ``'window'`` attends inside
+``window_size x window_size`` windows (SwinFusion's window-8 cross-attention,
+the fusion network of the authors' code;
+:class:`~fusionsam_mmseg.models.layers.cross_attention.WindowCrossAttentionBlock`).
+The cross-domain blocks use the plain window grid and the complementary
+blocks the grid shifted by ``window_size // 2``, as SwinFusion alternates
+windows and shifted windows, so the two units together cross every window
+border.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 from mmcv.cnn import ConvModule
@@ -33,10 +52,13 @@ from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptMultiConfig
-from ..layers.cross_attention import CrossAttentionBlock
+from ..layers.cross_attention import (CrossAttentionBlock,
+                                      WindowCrossAttentionBlock)
+from .fusion_neck_output import FusionNeckOutput
 from .fusion_outputs import FusionOutputs
 
-COMPLEMENTARY_UNITS = ('cross_modal', 'mask_query')
+COMPLEMENTARY_UNITS = ('bidirectional', 'cross_modal', 'mask_query')
+ATTENTIONS = ('global', 'window')
 
 
 class ModalityProjection(BaseModule):
@@ -80,15 +102,22 @@ class FMP(BaseModule):
         num_heads (int): Attention heads. Defaults to 8.
         feedforward_channels (int, optional): FFN hidden width. Defaults to
             ``4 * embed_dims``.
-        kv_pool_size (int, optional): Pool key/value maps to at most
-            ``kv_pool_size x kv_pool_size`` tokens before attention, an
-            approximation for small machines (see
+        attention (str): ``'global'`` (token-to-token over the whole map, as
+            the paper) or ``'window'`` (inside windows, SwinFusion's; see
+            the module docstring). Defaults to ``'global'``.
+        window_size (int): Window side in tokens for
+            ``attention='window'``. Defaults to 8.
+        kv_pool_size (int, optional): With ``attention='global'``, pool
+            key/value maps to at most ``kv_pool_size x kv_pool_size`` tokens
+            before attention, an approximation for small machines (see
             :class:`CrossAttentionBlock`). None attends token-to-token over
             the whole map, as the paper does. Defaults to None.
-        complementary_unit (str): ``'cross_modal'`` (the paper: F_c from
-            cross-attention between the modalities, added to M0) or
-            ``'mask_query'`` (M0 queries the modalities). Defaults to
-            ``'cross_modal'``.
+        complementary_unit (str): ``'bidirectional'`` (the paper: F_c from
+            cross-attention in both directions between the projected
+            modalities, added to M0), ``'cross_modal'`` (one way: the
+            visible enhanced map queries the others) or ``'mask_query'`` (M0
+            queries the modalities); see the module docstring. Defaults to
+            ``'bidirectional'``.
         out_channels (int): Channels of the fusion features. Defaults to 256.
         image_channels (int): Width of the fused-image decoder.
             Defaults to 64.
@@ -105,9 +134,10 @@ class FMP(BaseModule):
         init_cfg (dict, optional): Initialization config. Defaults to None.
 
     Shapes:
-        forward(tokens): N maps (B, in_channels, h, w) -> ``(fusion_features
-        (B, out_channels, h, w), fusion_mask_logits (B, 1, h, w), fused_image
-        (B, 3, h * 2**num_upsamples, w * 2**num_upsamples) in [0, 1])``.
+        forward(tokens): N maps (B, in_channels, h, w) -> a
+        :class:`FusionNeckOutput`: ``features`` (B, out_channels, h, w),
+        ``mask_logits`` (B, 1, h, w), ``fused_image``
+        (B, 3, h * 2**num_upsamples, w * 2**num_upsamples) in [0, 1].
         A stock decode head with ``in_index=0`` reads the fusion features.
     """
 
@@ -118,8 +148,10 @@ class FMP(BaseModule):
                  embed_dims: int = 256,
                  num_heads: int = 8,
                  feedforward_channels: Optional[int] = None,
+                 attention: str = 'global',
+                 window_size: int = 8,
                  kv_pool_size: Optional[int] = None,
-                 complementary_unit: str = 'cross_modal',
+                 complementary_unit: str = 'bidirectional',
                  out_channels: int = 256,
                  image_channels: int = 64,
                  num_upsamples: int = 2,
@@ -137,25 +169,44 @@ class FMP(BaseModule):
             raise ValueError(
                 f'FMP: complementary_unit={complementary_unit!r} is not one '
                 f'of {COMPLEMENTARY_UNITS}.')
+        if attention not in ATTENTIONS:
+            raise ValueError(
+                f'FMP: attention={attention!r} is not one of {ATTENTIONS}.')
+        if attention == 'window' and kv_pool_size is not None:
+            raise ValueError(
+                "FMP: kv_pool_size applies to attention='global' only; set "
+                "it to None with attention='window'.")
         self.num_modalities = num_modalities
         self.complementary_unit = complementary_unit
         self.projections = nn.ModuleList(
             ModalityProjection(in_channels=in_channels, embed_dims=embed_dims)
             for _ in range(num_modalities))
-        attention = dict(
+        block_cfg = dict(
             embed_dims=embed_dims,
             num_heads=num_heads,
             feedforward_channels=feedforward_channels,
-            kv_pool_size=kv_pool_size,
             attn_drop=attn_drop,
             ffn_drop=ffn_drop)
+        if attention == 'window':
+            block_type = WindowCrossAttentionBlock
+            block_cfg.update(window_size=window_size)
+            complementary_cfg = dict(block_cfg, shift_size=window_size // 2)
+        else:
+            block_type = CrossAttentionBlock
+            block_cfg.update(kv_pool_size=kv_pool_size)
+            complementary_cfg = block_cfg
         self.cross_domain_blocks = nn.ModuleList(
-            CrossAttentionBlock(**attention) for _ in range(num_modalities))
+            block_type(**block_cfg) for _ in range(num_modalities))
         conv = dict(kernel_size=3, padding=1, norm_cfg=norm_cfg,
                     act_cfg=act_cfg)
         self.initial_fusion = ConvModule(num_modalities * embed_dims,
                                          embed_dims, **conv)
-        self.complementary_block = CrossAttentionBlock(**attention)
+        if complementary_unit == 'bidirectional':
+            self.complementary_blocks = nn.ModuleList(
+                block_type(**complementary_cfg)
+                for _ in range(num_modalities))
+        else:
+            self.complementary_block = block_type(**complementary_cfg)
         self.fusion_conv = ConvModule(embed_dims, out_channels, **conv)
         self.outputs = FusionOutputs(
             in_channels=out_channels,
@@ -165,15 +216,38 @@ class FMP(BaseModule):
             act_cfg=act_cfg,
             align_corners=align_corners)
 
-    def cross_domain_fusion(self, tokens: Sequence[Tensor]) -> list:
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Load, after checking that the state dict's complementary unit
+        has this FMP's layout (also where the loader is not strict, so that
+        an old checkpoint never runs with a random unit)."""
+        saved = {
+            unit
+            for unit, key in (('one-way', 'complementary_block.'),
+                              ('bidirectional', 'complementary_blocks.'))
+            if any(name.startswith(prefix + key) for name in state_dict)
+        }
+        built = ('bidirectional' if self.complementary_unit == 'bidirectional'
+                 else 'one-way')
+        if saved and built not in saved:
+            raise ValueError(
+                f"FMP '{prefix.rstrip('.')}': the state dict holds a "
+                f'{saved.pop()} complementary unit, this FMP a {built} one '
+                f'(complementary_unit={self.complementary_unit!r}). Set '
+                "model.neck.complementary_unit to the checkpoint's: "
+                "'bidirectional' ('complementary_blocks.*'), 'cross_modal' "
+                "('complementary_block.*'; before commit f27a702: "
+                "'mask_query').")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def cross_domain_fusion(self, tokens: Sequence[Tensor]) -> List[Tensor]:
         """Each modality's map after querying the other modalities."""
         return [
             block(tokens[m], tokens[:m] + tokens[m + 1:])
             for m, block in enumerate(self.cross_domain_blocks)
         ]
 
-    def forward(self, tokens: Sequence[Tensor]) -> Tuple[Tensor, Tensor,
-                                                         Tensor]:
+    def forward(self, tokens: Sequence[Tensor]) -> FusionNeckOutput:
         """Fuse N token maps; see the class docstring for shapes."""
         if len(tokens) != self.num_modalities:
             raise ValueError(
@@ -183,15 +257,20 @@ class FMP(BaseModule):
         enhanced = self.cross_domain_fusion(projected)
         initial_mask = self.initial_fusion(torch.cat(enhanced, dim=1))
         return self.outputs(
-            self.fusion_conv(self.complementary_fusion(enhanced,
-                                                       initial_mask)))
+            self.fusion_conv(
+                self.complementary_fusion(projected, enhanced,
+                                          initial_mask)))
 
-    def complementary_fusion(self, enhanced: Sequence[Tensor],
+    def complementary_fusion(self, projected: Sequence[Tensor],
+                             enhanced: Sequence[Tensor],
                              initial_mask: Tensor) -> Tensor:
-        """Complementary unit before its conv: F_c + M0 (``'cross_modal'``)
-        or M0 after querying the modalities (``'mask_query'``).
+        """Complementary unit before its conv: F_c + M0
+        (``'bidirectional'``, ``'cross_modal'``) or M0 after querying the
+        modalities (``'mask_query'``).
 
         Args:
+            projected (Sequence[Tensor]): N maps (B, embed_dims, h, w) from
+                the input projection, visible first.
             enhanced (Sequence[Tensor]): N maps (B, embed_dims, h, w) from
                 the cross-domain unit, visible first.
             initial_mask (Tensor): M0 (B, embed_dims, h, w).
@@ -199,7 +278,27 @@ class FMP(BaseModule):
         Returns:
             Tensor: (B, embed_dims, h, w).
         """
+        if self.complementary_unit == 'bidirectional':
+            return self.complementary_features(projected) + initial_mask
         if self.complementary_unit == 'mask_query':
             return self.complementary_block(initial_mask, enhanced)
         cross_modal = self.complementary_block(enhanced[0], enhanced[1:])
         return cross_modal + initial_mask
+
+    def complementary_features(self, projected: Sequence[Tensor]) -> Tensor:
+        """F_c of ``'bidirectional'``: the mean of the visible map querying
+        the others and each other map querying the visible one.
+
+        Args:
+            projected (Sequence[Tensor]): N maps (B, embed_dims, h, w),
+                visible first.
+
+        Returns:
+            Tensor: F_c (B, embed_dims, h, w).
+        """
+        visible, others = projected[0], list(projected[1:])
+        first, *rest = self.complementary_blocks
+        attended = [first(visible, others)] + [
+            block(other, [visible]) for block, other in zip(rest, others)
+        ]
+        return torch.stack(attended).mean(dim=0)

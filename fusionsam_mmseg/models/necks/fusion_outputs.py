@@ -2,18 +2,18 @@
 
 :class:`FusionOutputs` turns fusion features F (B, C, h, w) into the
 fusion-mask logits (B, 1, h, w) (unless ``with_mask_logits=False``) and a
-fused image (B, 3, h * 2**k, w * 2**k) in [0, 1]; :class:`~fusionsam_mmseg.models.necks.FMP` and
+fused image (B, 3, h * 2**k, w * 2**k) in [0, 1], returned as a
+:class:`FusionNeckOutput`; :class:`~fusionsam_mmseg.models.necks.FMP` and
 :class:`~fusionsam_mmseg.models.necks.ConcatFusion` share it, so ablating the
 fusion unit changes nothing else.
 """
-from typing import Tuple
-
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmseg.models.utils import resize
 from mmseg.utils import ConfigType, OptMultiConfig
+from .fusion_neck_output import FusionNeckOutput
 
 
 class FusionOutputs(BaseModule):
@@ -37,8 +37,8 @@ class FusionOutputs(BaseModule):
         align_corners (bool): ``align_corners`` of the upsampling.
             Defaults to False.
         with_mask_logits (bool): Predict fusion-mask logits. False (the
-            "concat instead of FMP" ablation, no fusion-mask hint) returns
-            ``(features, fused_image)``. Defaults to True.
+            "concat instead of FMP" ablation, no fusion-mask hint) gives
+            ``mask_logits=None``. Defaults to True.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -76,10 +76,10 @@ class FusionOutputs(BaseModule):
                     align_corners=self.align_corners))
         return self.image_out(x).sigmoid()
 
-    def forward(self, features: Tensor) -> Tuple[Tensor, ...]:
-        """Return ``(features, fusion_mask_logits, fused_image)``, or
-        ``(features, fused_image)`` without mask logits."""
-        fused_image = self.decode_image(features)
-        if self.mask_logits is None:
-            return features, fused_image
-        return features, self.mask_logits(features), fused_image
+    def forward(self, features: Tensor) -> FusionNeckOutput:
+        """The features, their fusion-mask logits (None without) and the
+        fused image."""
+        mask_logits = (None if self.mask_logits is None else
+                       self.mask_logits(features))
+        return FusionNeckOutput(features, mask_logits,
+                                self.decode_image(features))

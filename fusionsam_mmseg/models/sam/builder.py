@@ -35,7 +35,9 @@ def build_sam_image_encoder(arch: SAMArchitecture,
                             attention: str = 'sdpa',
                             autocast: Optional[str] = None,
                             compile: Union[bool, dict] = False,
-                            rel_pos_mode: str = 'mask') -> nn.Module:
+                            rel_pos_mode: str = 'mask',
+                            activation_checkpointing: bool = False
+                            ) -> nn.Module:
     """Build SAM's ViT image encoder (official ``build_sam`` settings).
 
     Args:
@@ -52,6 +54,9 @@ def build_sam_image_encoder(arch: SAMArchitecture,
             dict gives ``torch.compile`` kwargs). Default: False.
         rel_pos_mode (str): How SDPA receives the relative-position terms:
             ``'mask'`` or ``'concat'`` (see ``SDPABlock``). Default: 'mask'.
+        activation_checkpointing (bool): Recompute each block's activations
+            in the backward pass instead of keeping them, where a gradient
+            is recorded (see ``FastImageEncoderViT``). Default: False.
 
     Returns:
         nn.Module: ``segment_anything``'s ``ImageEncoderViT`` for the plain
@@ -85,7 +90,8 @@ def build_sam_image_encoder(arch: SAMArchitecture,
         global_attn_indexes=arch.global_attn_indexes,
         window_size=arch.window_size,
         out_chans=arch.prompt_embed_dim)
-    if attention == 'stock' and autocast is None and not compile:
+    if (attention == 'stock' and autocast is None and not compile
+            and not activation_checkpointing):
         return ImageEncoderViT(**encoder_kwargs)
     from .fast_image_encoder import FastImageEncoderViT
     return FastImageEncoderViT(
@@ -93,6 +99,7 @@ def build_sam_image_encoder(arch: SAMArchitecture,
         rel_pos_mode=rel_pos_mode,
         autocast_dtype=autocast,
         compile=compile,
+        activation_checkpointing=activation_checkpointing,
         **encoder_kwargs)
 
 
@@ -203,7 +210,7 @@ def build_sam2_class_token_decoder(decoder: nn.Module,
     SAM2's single-mask token 0, and shares ``decoder``'s two-way transformer;
     every other setting is read from ``decoder``. Its other modules are
     freshly initialised (an official checkpoint is fitted onto it by
-    :func:`~fusionsam_mmseg.models.sam.checkpoint.load_sam2_checkpoint`).
+    :func:`~.sam2_checkpoint.load_sam2_without_image_encoder`).
 
     Args:
         decoder (nn.Module): The ``sam_mask_decoder`` of a ``SAM2Base``.

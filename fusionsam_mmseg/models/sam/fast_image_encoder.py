@@ -24,9 +24,10 @@ the stock block's submodules (so the ``state_dict`` keys are the official
   partition. ``proj`` acts per token, so applying it after un-partitioning
   only skips outputs the stock block throws away.
 
-bf16/fp16 autocast and ``torch.compile`` (``nn.Module.compile``, which keeps
-the ``state_dict`` keys) are constructor switches. This module needs only
-torch and ``segment_anything`` (no OpenMMLab), so that
+bf16/fp16 autocast, ``torch.compile`` (``nn.Module.compile``, which keeps
+the ``state_dict`` keys) and activation checkpointing of the blocks (for a
+gradient through the frozen encoder to its input) are constructor switches.
+This module needs only torch and ``segment_anything`` (no OpenMMLab), so that
 ``tools/analysis/benchmark_sam_encoder.py`` can run on bare GPU machines.
 """
 from typing import Optional, Tuple, Union
@@ -35,6 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from segment_anything.modeling import image_encoder as _sam_image_encoder
+from torch.utils.checkpoint import checkpoint
 
 ImageEncoderViT = _sam_image_encoder.ImageEncoderViT
 
@@ -183,6 +185,12 @@ class FastImageEncoderViT(ImageEncoderViT):
         compile (bool | dict): ``torch.compile`` the encoder in place
             (``nn.Module.compile``; a dict gives ``torch.compile`` kwargs,
             e.g. ``dict(mode='max-autotune')``). Default: False.
+        activation_checkpointing (bool): Where a gradient is recorded, run
+            each block under ``torch.utils.checkpoint`` (non-reentrant): its
+            activations are recomputed in the backward pass instead of
+            kept, so a backward through the encoder (e.g. to its input)
+            holds one block's activations at a time, for one more forward
+            of compute. Default: False.
         **encoder_kwargs: ``ImageEncoderViT`` arguments (``img_size``,
             ``embed_dim``, ``depth``, ...; see
             :func:`~fusionsam_mmseg.models.sam.builder.build_sam_image_encoder`).
@@ -199,12 +207,14 @@ class FastImageEncoderViT(ImageEncoderViT):
                  rel_pos_mode: str = 'mask',
                  autocast_dtype: Union[str, torch.dtype, None] = None,
                  compile: Union[bool, dict] = False,
+                 activation_checkpointing: bool = False,
                  **encoder_kwargs) -> None:
         if attention not in ATTENTION_MODES:
             raise ValueError(f'FastImageEncoderViT: attention must be one of '
                              f'{ATTENTION_MODES}, got {attention!r}')
         super().__init__(**encoder_kwargs)
         self.attention = attention
+        self.activation_checkpointing = activation_checkpointing
         if attention == 'sdpa':
             self.blocks = nn.ModuleList(
                 SDPABlock(block, rel_pos_mode=rel_pos_mode)
@@ -221,10 +231,22 @@ class FastImageEncoderViT(ImageEncoderViT):
         self._check_input(x)
         dtype = self.autocast_dtype_for(x.device)
         if dtype is None:
-            return super().forward(x)
+            return self._embed(x)
         with torch.autocast(device_type=x.device.type, dtype=dtype):
-            embeddings = super().forward(x)
+            embeddings = self._embed(x)
         return embeddings.to(x.dtype)
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``ImageEncoderViT.forward``; with ``activation_checkpointing``
+        and a gradient being recorded, each block is checkpointed."""
+        if not (self.activation_checkpointing and torch.is_grad_enabled()):
+            return super().forward(x)
+        x = self.patch_embed(x)
+        if self.pos_embed is not None:
+            x = x + self.pos_embed
+        for block in self.blocks:
+            x = checkpoint(block, x, use_reentrant=False)
+        return self.neck(x.permute(0, 3, 1, 2))
 
     def autocast_dtype_for(self, device: torch.device
                            ) -> Optional[torch.dtype]:

@@ -7,7 +7,7 @@ image encoder (Hiera trunk + FPN neck) plus its no-memory embedding (what
 embedding, so SAM's prompt encoder and class-token mask decoder read it
 unchanged. Its keys are SAM2's (``trunk.*``, ``neck.*``, ``no_mem_embed``),
 so an official SAM2 file loads into it (see
-:func:`~fusionsam_mmseg.models.sam.checkpoint.sam2_state_as_sam_layout`).
+:func:`~fusionsam_mmseg.models.sam.sam2_checkpoint.sam2_state_as_sam_layout`).
 """
 from torch import Tensor, nn
 

@@ -10,14 +10,14 @@ accept any input size; a global-attention block (ViT-B's third) needs
 SAM's 1024 x 1024 frame.
 """
 import dataclasses
-import os.path as osp
 from typing import Dict, List, Optional
 
 from torch import Tensor, nn
 
 from .architectures import resolve_sam_architecture
 from .builder import build_sam_image_encoder
-from .checkpoint import guess_sam_type, read_sam_parts
+from .official_checkpoint import OfficialCheckpoint
+from .sam_checkpoint import guess_sam_type, read_sam_checkpoint
 
 OFFICIAL_PREFIX = 'image_encoder.'
 
@@ -71,28 +71,12 @@ class TruncatedSAMImageEncoder(nn.Module):
         Returns:
             dict[str, Tensor]: Keys of this module's state dict.
         """
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f"{owner}: SAM checkpoint '{path}' does not exist; expected "
-                f"the official {self.sam_type} file (download and verify it "
-                'with `python tools/misc/download_checkpoints.py --models '
-                f'sam_{self.sam_type}`), or None for random weights (tests '
-                'only).')
-        loaded = {
-            key[len(OFFICIAL_PREFIX):]: value
-            for key, value in read_sam_parts(path, ['image_encoder']).items()
-        }
+        owner = (f"{owner}(sam_type='{self.sam_type}', first "
+                 f'{len(self.blocks)} blocks)')
+        file_state = read_sam_checkpoint(path, owner)
         own = self.state_dict()
-        missing = [key for key in own if key not in loaded]
-        wrong = [key for key in own if key in loaded
-                 and loaded[key].shape != own[key].shape]
-        if missing or wrong:
-            found = guess_sam_type(
-                {OFFICIAL_PREFIX + key: value
-                 for key, value in loaded.items()})
-            raise ValueError(
-                f"{owner}: SAM checkpoint '{path}' does not fit the first "
-                f"{len(self.blocks)} blocks of sam_type='{self.sam_type}': "
-                f'missing {missing[:3]}, other shapes {wrong[:3]}; the file '
-                f'looks like {found}.')
-        return {key: loaded[key] for key in own}
+        loaded = {key: file_state[OFFICIAL_PREFIX + key] for key in own
+                  if OFFICIAL_PREFIX + key in file_state}
+        OfficialCheckpoint(path, owner, 'SAM').check_fits(
+            own, loaded, guess_sam_type(file_state), 'sam_type')
+        return loaded

@@ -12,11 +12,17 @@ Differences from :class:`mmseg.models.segmentors.EncoderDecoder`:
 - Inputs are checked against the backbone's ``modality_channels``, and
   ``zeroed_modalities`` blacks out whole modality groups (single-modality
   baselines, applied identically in training and testing).
+- ``part_checkpoints`` loads parts (a stage-1 LSTG into the backbone, a
+  trained FusionSAM's LSTG + FMP into backbone and neck) strictly from
+  checkpoint files in ``init_weights``; ``freeze_fusion`` keeps backbone
+  and neck frozen (the SAM-on-fused-images baselines).
 """
+import os.path as osp
 from itertools import accumulate
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine.runner import CheckpointLoader
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
@@ -25,7 +31,9 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList, add_prefix)
-from .input_normalization import input_normalization, to_unit_range
+from ..layers.frozen_parts import FrozenPartsMixin
+from ..layers.image_space import input_normalization, to_unit_range
+from ..necks import FusionNeckOutput
 
 FUSION_MASK_LOSS = dict(
     type='CrossEntropyLoss',
@@ -36,18 +44,21 @@ FUSION_MASK_LOSS = dict(
 
 
 @MODELS.register_module()
-class FusionSAM(EncoderDecoder):
+class FusionSAM(FrozenPartsMixin, EncoderDecoder):
     """Encoder-decoder with LSTG, fusion-mask and fused-image losses.
 
-    The neck (FMP) returns ``(fusion_features, fusion_mask_logits,
-    fused_image)``; the decode head (SAMPromptHead) reads all three.
+    The neck (FMP, ConcatFusion) returns a :class:`FusionNeckOutput`
+    ``(features, mask_logits, fused_image)``; the decode head
+    (SAMPromptHead) reads all three fields, the fusion losses the last two.
 
     Args:
         backbone, decode_head, neck, auxiliary_head, train_cfg, test_cfg,
         data_preprocessor, pretrained, init_cfg: As in ``EncoderDecoder``.
         loss_fusion_mask (dict | list[dict], optional): Loss(es) of the
-            fusion-mask logits x against "any labelled object" (label not
-            ``background_index`` and not the head's ``ignore_index``). They
+            fusion-mask logits x against the object mask of
+            :meth:`fusion_mask_target` (``fusion_mask_classes``); set it to
+            None behind a neck that makes no fusion mask (ConcatFusion
+            with ``with_mask_logits=False``). They
             see two-class logits ``[0, x]`` (B, 2, H, W) and labels (B, H, W)
             in {0, 1, ignore_index}, so softmax ``CrossEntropyLoss`` is
             exactly BCE on x and mmseg's ``DiceLoss`` works as is; both need
@@ -56,20 +67,35 @@ class FusionSAM(EncoderDecoder):
             0.4.
         loss_fusion_image (dict, optional): Loss of the fused image against
             the de-normalized sources, called as ``loss(fused, visible,
-            thermal)`` (``FusionLoss``). None disables it. Defaults to
+            others)`` with one tensor per non-visible modality
+            (``FusionLoss``). None disables it. Defaults to
             ``dict(type='FusionLoss')``.
-        fusion_mask_index (int, optional): Index of the fusion-mask logits
-            in the neck's outputs. Defaults to 1.
-        fused_image_index (int, optional): Index of the fused image in the
-            neck's outputs; None also stops ``predict`` from attaching
-            ``fused_image``. Defaults to 2.
-        background_index (int, optional): Label that is not an object
-            (MFNet/FMB ``unlabeled``); None when no class is background (e.g.
-            FMB's 14-class convention, where ``unlabeled`` is ignored).
+        fusion_mask_classes (Sequence[int], optional): Label ids that count
+            as objects for the fusion mask (its training target, hence where
+            the point and box prompts go): MFNet every class but
+            ``unlabeled``, FMB its thing classes (the dataset configs name
+            them). None: every label but ``background_index``.
+            Defaults to None.
+        background_index (int, optional): Used only without
+            ``fusion_mask_classes``: the label that is not an object (MFNet
+            ``unlabeled``); None makes every labelled pixel an object.
             Defaults to 0.
         zeroed_modalities (Sequence[int]): Modality groups (indices into the
             backbone's ``modality_channels``) set to black (raw value 0)
             before the backbone, in training and testing. Defaults to ().
+        part_checkpoints (dict[str, str | None], optional): Part name
+            (``'backbone'``, ``'neck'``, ...) -> checkpoint file whose
+            ``<part>.*`` tensors load into that part, strictly (every tensor
+            of the part, none left over), after the other weights in
+            :meth:`init_weights`; None loads nothing. The paper configs give
+            ``backbone=lstg_checkpoint`` (stage 1, docs/lstg.md), the
+            baselines backbone and neck from ``fusionsam_checkpoint``.
+            Defaults to None.
+        freeze_fusion (bool): Freeze backbone and neck: no gradient, kept in
+            eval mode (no BN statistics or codebook updates), run without
+            autograd; their losses (the backbone's own, fusion mask, fused
+            image) are not computed, so only the heads train. Defaults to
+            False.
     """
 
     def __init__(self,
@@ -86,10 +112,11 @@ class FusionSAM(EncoderDecoder):
                  loss_fusion_mask: Union[ConfigType, List[ConfigType],
                                          None] = FUSION_MASK_LOSS,
                  loss_fusion_image: OptConfigType = dict(type='FusionLoss'),
-                 fusion_mask_index: Optional[int] = 1,
-                 fused_image_index: Optional[int] = 2,
+                 fusion_mask_classes: Optional[Sequence[int]] = None,
                  background_index: Optional[int] = 0,
-                 zeroed_modalities: Sequence[int] = ()) -> None:
+                 zeroed_modalities: Sequence[int] = (),
+                 part_checkpoints: Optional[Dict[str, Optional[str]]] = None,
+                 freeze_fusion: bool = False) -> None:
         super().__init__(
             backbone=backbone,
             decode_head=decode_head,
@@ -106,16 +133,20 @@ class FusionSAM(EncoderDecoder):
             nn.ModuleList(MODELS.build(cfg) for cfg in loss_fusion_mask)
         self.loss_fusion_image = None if loss_fusion_image is None else \
             MODELS.build(loss_fusion_image)
-        self.fusion_mask_index = fusion_mask_index
-        self.fused_image_index = fused_image_index
+        self.fusion_mask_classes = None if fusion_mask_classes is None \
+            else tuple(fusion_mask_classes)
         self.background_index = background_index
         self.zeroed_modalities = tuple(zeroed_modalities)
-        if fused_image_index is not None:
-            # encode_decode appends the fused image's 3 channels to the
-            # logits; mmseg's slide inference allocates out_channels.
-            self.out_channels = self.decode_head.out_channels + 3
+        self.part_checkpoints = dict(part_checkpoints or {})
+        self.freeze_fusion = freeze_fusion
+        # encode_decode appends the fused image's 3 channels to the logits;
+        # mmseg's slide inference allocates out_channels.
+        self.out_channels = self.decode_head.out_channels + 3
         self._check_fusion_mask_losses()
+        self._check_fusion_mask_classes()
         self._check_zeroed_modalities()
+        self._check_part_checkpoints()
+        self.freeze_frozen_modules()
 
     @property
     def modality_channels(self) -> Optional[Tuple[int, ...]]:
@@ -131,6 +162,78 @@ class FusionSAM(EncoderDecoder):
                     ' has use_sigmoid=True; the fusion-mask losses see '
                     'two-class logits [0, x] (softmax = sigmoid(x)), set '
                     'use_sigmoid=False.')
+
+    def _check_fusion_mask_classes(self) -> None:
+        classes = self.fusion_mask_classes
+        if classes is None:
+            return
+        num_classes = self.decode_head.num_classes
+        bad = [c for c in classes if not 0 <= c < num_classes]
+        if not classes or bad:
+            raise ValueError(
+                f'FusionSAM: model.fusion_mask_classes={classes} must be '
+                f'label ids in [0, {num_classes}) (the decode head has '
+                f'num_classes={num_classes}), at least one; {bad} are not.')
+
+    def _check_part_checkpoints(self) -> None:
+        for part in self.part_checkpoints:
+            if not isinstance(getattr(self, part, None), nn.Module):
+                raise ValueError(
+                    f'FusionSAM: model.part_checkpoints names {part!r}, which '
+                    'is no part of the model; expected backbone, neck, '
+                    'decode_head or auxiliary_head.')
+
+    def frozen_modules(self) -> List[nn.Module]:
+        """With ``freeze_fusion``, backbone and (if any) neck: what makes
+        the fused image."""
+        if not self.freeze_fusion:
+            return []
+        return [self.backbone] + ([self.neck] if self.with_neck else [])
+
+    def init_weights(self) -> None:
+        """Initialise every part, then load ``part_checkpoints``."""
+        super().init_weights()
+        for part, path in self.part_checkpoints.items():
+            if path is not None:
+                self._load_part(part, path)
+
+    def _load_part(self, part: str, path: str) -> None:
+        """Load the ``<part>.*`` tensors of ``path`` into ``self.<part>``,
+        strictly; raise naming the file on any mismatch."""
+        setting = f"model.part_checkpoints.{part}='{path}'"
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'FusionSAM: {setting} does not exist. Expected a checkpoint '
+                f'holding {part}.* tensors: the stage-1 LSTG of a paper '
+                "config's lstg_checkpoint (docs/lstg.md: the two-stage "
+                "recipe), the trained FusionSAM of a baseline's "
+                'fusionsam_checkpoint (docs/tables.md). Without it: '
+                f'--cfg-options model.part_checkpoints.{part}=None (one '
+                'stage; random LSTG + FMP in a baseline).')
+        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        state = checkpoint.get('state_dict', checkpoint)
+        prefix = f'{part}.'
+        part_state = {key[len(prefix):]: value for key, value in state.items()
+                      if key.startswith(prefix)}
+        module = getattr(self, part)
+        if not part_state:
+            raise ValueError(
+                f'FusionSAM: {setting} holds no {prefix}* tensors; expected a '
+                f'checkpoint of a model whose {part} is a '
+                f'{type(module).__name__}.')
+        try:
+            result = module.load_state_dict(part_state, strict=False)
+        except RuntimeError as error:
+            raise ValueError(f'FusionSAM: {setting} does not fit model.{part} '
+                             f'({type(module).__name__}): {error}') from error
+        if result.missing_keys or result.unexpected_keys:
+            raise ValueError(
+                f'FusionSAM: {setting} does not fit model.{part} '
+                f'({type(module).__name__}): missing '
+                f'{result.missing_keys[:5]}, unexpected '
+                f'{result.unexpected_keys[:5]} (of {len(result.missing_keys)}'
+                f' / {len(result.unexpected_keys)}). Build model.{part} as in '
+                'the config that wrote the file.')
 
     def _check_zeroed_modalities(self) -> None:
         if not self.zeroed_modalities:
@@ -190,15 +293,32 @@ class FusionSAM(EncoderDecoder):
             inputs[:, channels] = black[:, channels]
         return inputs
 
+    def fusion_mask_target(self, labels: Tensor) -> Tensor:
+        """Object mask the fusion mask learns, from (B, H, W) labels.
+
+        Returns:
+            Tensor: (B, H, W) long: 1 where the label is one of
+            ``fusion_mask_classes`` (without them: not ``background_index``),
+            0 elsewhere, the head's ``ignore_index`` where the label is.
+        """
+        ignore_index = self.decode_head.ignore_index
+        if self.fusion_mask_classes is not None:
+            target = torch.isin(
+                labels, labels.new_tensor(self.fusion_mask_classes)).long()
+        elif self.background_index is None:
+            target = torch.ones_like(labels)
+        else:
+            target = (labels != self.background_index).long()
+        target[labels == ignore_index] = ignore_index
+        return target
+
     def _fusion_mask_losses(self, mask_logits: Tensor,
                             data_samples: SampleList) -> dict:
-        """Fusion-mask logits (B, 1, h, w) vs "any labelled object"."""
+        """Fusion-mask logits (B, 1, h, w) vs :meth:`fusion_mask_target`."""
         labels = torch.stack(
             [sample.gt_sem_seg.data for sample in data_samples]).squeeze(1)
         ignore_index = self.decode_head.ignore_index
-        target = torch.ones_like(labels) if self.background_index is None \
-            else (labels != self.background_index).long()
-        target[labels == ignore_index] = ignore_index
+        target = self.fusion_mask_target(labels)
         logits = resize(
             mask_logits,
             size=labels.shape[-2:],
@@ -223,39 +343,65 @@ class FusionSAM(EncoderDecoder):
         visible, *others = [
             sources[:, s] for s in self._modality_slices(sources.shape[1])
         ]
-        thermal = torch.cat(others, dim=1)
         loss = self.loss_fusion_image
-        return {loss.loss_name: loss(fused_image, visible, thermal)}
+        return {loss.loss_name: loss(fused_image, visible, others)}
 
-    def _fusion_losses(self, feats: Sequence[Tensor], inputs: Tensor,
+    def _fusion_losses(self, feats: FusionNeckOutput, inputs: Tensor,
                        data_samples: SampleList) -> dict:
         losses = dict()
-        if self.loss_fusion_mask is not None and \
-                self.fusion_mask_index is not None:
+        if self.loss_fusion_mask is not None:
+            if feats.mask_logits is None:
+                raise ValueError(
+                    f'FusionSAM: the neck ({type(self.neck).__name__}) makes '
+                    'no fusion-mask logits, so model.loss_fusion_mask has '
+                    'nothing to judge; set model.loss_fusion_mask=None (as '
+                    'configs/_base_/ablations/concat_instead_of_fmp.py).')
             losses.update(
-                self._fusion_mask_losses(feats[self.fusion_mask_index],
-                                         data_samples))
-        if self.loss_fusion_image is not None and \
-                self.fused_image_index is not None:
+                self._fusion_mask_losses(feats.mask_logits, data_samples))
+        if self.loss_fusion_image is not None:
+            losses.update(self._fusion_image_loss(feats.fused_image, inputs))
+        return losses
+
+    def fuse(self, tokens: Sequence[Tensor]) -> FusionNeckOutput:
+        """The fusion neck's output on the backbone's token maps."""
+        feats = self.neck(tokens) if self.with_neck else tokens
+        if not isinstance(feats, FusionNeckOutput):
+            raise TypeError(
+                'FusionSAM: model.neck must be a fusion neck returning a '
+                'FusionNeckOutput (FMP, ConcatFusion); got '
+                f'{type(feats).__name__} from '
+                f'{type(self.neck).__name__ if self.with_neck else "no neck"}'
+                '. A stock backbone + head runs under EncoderDecoder.')
+        return feats
+
+    def extract_feat(self, inputs: Tensor) -> FusionNeckOutput:
+        """Backbone + fusion neck."""
+        return self.fuse(self.backbone(inputs))
+
+    def _head_losses(self, feats: FusionNeckOutput,
+                     data_samples: SampleList) -> dict:
+        losses = self._decode_head_forward_train(feats, data_samples)
+        if self.with_auxiliary_head:
             losses.update(
-                self._fusion_image_loss(feats[self.fused_image_index],
-                                        inputs))
+                self._auxiliary_head_forward_train(feats, data_samples))
         return losses
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        """Backbone (LSTG) + decode/auxiliary head + fusion losses."""
+        """Backbone (LSTG) + decode/auxiliary head + fusion losses; with
+        ``freeze_fusion`` the heads' losses only."""
         inputs = self._prepare_inputs(inputs, data_samples)
+        if self.freeze_fusion:
+            with torch.no_grad():
+                feats = self.extract_feat(inputs)
+            return self._head_losses(feats, data_samples)
         losses = dict()
         if hasattr(self.backbone, 'loss'):
             tokens, backbone_losses = self.backbone.loss(inputs)
             losses.update(add_prefix(backbone_losses, 'backbone'))
         else:
             tokens = self.backbone(inputs)
-        feats = self.neck(tokens) if self.with_neck else tokens
-        losses.update(self._decode_head_forward_train(feats, data_samples))
-        if self.with_auxiliary_head:
-            losses.update(
-                self._auxiliary_head_forward_train(feats, data_samples))
+        feats = self.fuse(tokens)
+        losses.update(self._head_losses(feats, data_samples))
         losses.update(self._fusion_losses(feats, inputs, data_samples))
         return losses
 
@@ -290,8 +436,7 @@ class FusionSAM(EncoderDecoder):
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
-        """Class logits and, when the neck makes one, the fused image from
-        one backbone + neck pass.
+        """Class logits and the fused image from one backbone + neck pass.
 
         Returns:
             Tensor: (B, num_classes [+ 3], H, W) at ``img_shape``: the decode
@@ -301,10 +446,8 @@ class FusionSAM(EncoderDecoder):
         feats = self.extract_feat(inputs)
         seg_logits = self.decode_head.predict(feats, batch_img_metas,
                                               self.test_cfg)
-        if self.fused_image_index is None:
-            return seg_logits
         fused_image = resize(
-            feats[self.fused_image_index],
+            feats.fused_image,
             size=seg_logits.shape[-2:],
             mode='bilinear',
             align_corners=self.align_corners)
@@ -325,8 +468,6 @@ class FusionSAM(EncoderDecoder):
         num_classes = self.decode_head.out_channels
         data_samples = self.postprocess_result(outputs[:, :num_classes],
                                                data_samples)
-        if self.fused_image_index is None:
-            return data_samples
         return self._attach_fused_images(outputs[:, num_classes:],
                                          data_samples)
 

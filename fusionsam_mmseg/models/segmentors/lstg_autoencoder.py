@@ -14,7 +14,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from .input_normalization import to_unit_range
+from ..layers.image_space import to_unit_range
 
 
 @MODELS.register_module()
