@@ -1,8 +1,8 @@
 # FusionSAM-tiny on four modalities: the FusionSAM data flow (LSTG -> FMP ->
-# SAMPromptHead) of ./fusionsam_tiny_demo.py, with LSTG and FMP taking
-# N = 4 modalities (RGB, depth, event, LiDAR; 3 channels each), CPU, on the
-# DELIVER-layout demo data (some classes show only in depth, event or
-# LiDAR):
+# SAMPromptHead) at the sizes of ./_base_/models/fusionsam_tiny.py, with LSTG
+# and FMP taking N = 4 modalities (RGB, depth, event, LiDAR; 3 channels
+# each), CPU, on the DELIVER-layout demo data (some classes show only in
+# depth, event or LiDAR):
 #
 #   python tools/dataset_converters/make_demo_rgbt.py --format deliver \
 #       --out data/demo_deliver
@@ -16,7 +16,7 @@
 # DELIVER has no background class (raw 0 is void, ignored), so the fusion
 # mask is trained on "any labelled pixel" (background_index=None).
 _base_ = [
-    './_base_/models/fusionsam.py', './_base_/datasets/deliver_demo.py',
+    './_base_/models/fusionsam_tiny.py', './_base_/datasets/deliver_demo.py',
     './_base_/cpu_runtime.py', './_base_/schedules/schedule_demo_cpu.py'
 ]
 
@@ -25,8 +25,6 @@ num_classes = 25
 modalities = ('rgb', 'depth', 'event', 'lidar')
 modality_channels = (3, ) * len(modalities)
 crop_size = (96, 128)
-embed_dims = 32  # LSTG token / FMP width
-sam_image_size = 128  # SAM input side (1024 for the official weights)
 num_points = 10
 use_box = True
 max_iters = 200
@@ -34,20 +32,6 @@ batch_size = 4
 lr = 3e-3
 # -----------------------------------------------------------------------------
 
-tiny_sam = dict(
-    embed_dim=32,
-    depth=2,
-    num_heads=2,
-    global_attn_indexes=(1, ),
-    window_size=4,
-    patch_size=8,
-    mlp_ratio=2.0,
-    prompt_embed_dim=128,
-    mask_in_chans=16,
-    decoder_depth=1,
-    decoder_mlp_dim=256,
-    decoder_num_heads=4,
-    iou_head_hidden_dim=16)
 model = dict(
     data_preprocessor=dict(
         # RGB: ImageNet mean / std; depth, event, LiDAR: / 255, as the
@@ -57,35 +41,10 @@ model = dict(
         size=crop_size),
     background_index=None,
     backbone=dict(
-        modality_channels=modality_channels,
-        modality_names=modalities,
-        embed_dims=embed_dims,
-        base_channels=8,
-        channel_multipliers=(1, 2, 4),
-        num_codes=64,
-        with_decoder=False,
-        loss_adv=None),
-    neck=dict(
-        in_channels=embed_dims,
-        num_modalities=len(modalities),
-        embed_dims=embed_dims,
-        num_heads=2,
-        feedforward_channels=2 * embed_dims,
-        kv_pool_size=None,
-        out_channels=embed_dims,
-        image_channels=8),
+        modality_channels=modality_channels, modality_names=modalities),
+    neck=dict(num_modalities=len(modalities)),
     decode_head=dict(
-        in_channels=embed_dims,
-        num_classes=num_classes,
-        sam_type='custom',
-        encoder_cfg=tiny_sam,
-        image_size=sam_image_size,
-        num_points=num_points,
-        use_box=use_box,
-        loss_decode=[
-            dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-            dict(type='DiceLoss', loss_weight=1.0)
-        ]))
+        num_classes=num_classes, num_points=num_points, use_box=use_box))
 train_dataloader = dict(
     batch_size=batch_size, dataset=dict(modalities=modalities))
 val_dataloader = dict(dataset=dict(modalities=modalities))
