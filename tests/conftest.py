@@ -156,6 +156,9 @@ def _start_rank(item) -> int:
         LONGEST_FIRST)
 
 
+# tryfirst: xdist's own hook turns the xdist_group marks into the groups
+# `--dist loadgroup` schedules by; marks added after it are ignored.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     items.sort(key=_start_rank)  # stable: collection order otherwise
     for item in items:
