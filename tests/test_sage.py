@@ -395,7 +395,7 @@ def test_sage_msrs_trains_and_tests_on_an_msrs_layout_set(
     """Acceptance: priors from a random official-layout ViT-B file, then
     tools/train.py configs/sage/sage_msrs.py (model.sam_checkpoint=None)
     and tools/test.py printing the fusion metrics of the student."""
-    root = make_demo_dataset(str(tmp_path / 'msrs'), 'msrs', num_train=2,
+    root = make_demo_dataset(str(tmp_path / 'msrs'), 'msrs', num_train=1,
                              num_test=1, seed=5, height=192, width=256)
     run_tool(['tools/dataset_converters/sam_mask_priors.py', '--data-root',
               root, '--split', 'train', '--sam-type', 'vit_b',
@@ -403,7 +403,7 @@ def test_sage_msrs_trains_and_tests_on_an_msrs_layout_set(
               '2', '--crop-n-layers', '0'])
     manifest = json.load(open(osp.join(root, 'train', 'sam_mask_priors',
                                        MANIFEST)))
-    assert manifest['complete'] and manifest['num_samples'] == 2
+    assert manifest['complete'] and manifest['num_samples'] == 1
     work_dir = str(tmp_path / 'work')
     options = [
         '--cfg-options', f'train_dataloader.dataset.data_root={root}',
@@ -412,7 +412,7 @@ def test_sage_msrs_trains_and_tests_on_an_msrs_layout_set(
         'train_dataloader.persistent_workers=False',
         'test_dataloader.num_workers=0',
         'test_dataloader.persistent_workers=False',
-        'train_dataloader.batch_size=2', 'train_cfg.max_epochs=2',
+        'train_dataloader.batch_size=1', 'train_cfg.max_epochs=2',
         'model.sam_checkpoint=None'
     ]
     train = run_tool(['tools/train.py', 'configs/sage/sage_msrs.py',

@@ -66,9 +66,6 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
-from torchmetrics.functional.image import (
-    multiscale_structural_similarity_index_measure,
-    structural_similarity_index_measure, visual_information_fidelity)
 
 from . import ivif_zoo_metrics
 
@@ -242,6 +239,14 @@ def peak_signal_to_noise_ratio(fused: np.ndarray, visible: np.ndarray,
         10 * math.log10(DATA_RANGE**2 / mse))
 
 
+def _torchmetrics_image():
+    """``torchmetrics.functional.image``, imported on first use: with the
+    scipy modules it loads it takes about 2 s of every tool's start-up, and
+    only VIF, SSIM and MS-SSIM need it."""
+    from torchmetrics.functional import image
+    return image
+
+
 def _batch(image: np.ndarray) -> torch.Tensor:
     """(1, 1, H, W) float32: torchmetrics' float64 convolutions are ~10x
     slower on CPUs, and 0..255 grey levels are exact in float32."""
@@ -251,7 +256,7 @@ def _batch(image: np.ndarray) -> torch.Tensor:
 def _vifp(reference: np.ndarray, distorted: np.ndarray) -> float:
     """Pixel-domain VIF of ``distorted`` against ``reference``
     (torchmetrics); 1.0 for a flat reference, as the reference code."""
-    value = float(visual_information_fidelity(
+    value = float(_torchmetrics_image().visual_information_fidelity(
         _batch(distorted), _batch(reference),
         sigma_n_sq=VIF_NOISE_VARIANCE))
     return 1.0 if math.isnan(value) else value
@@ -364,7 +369,7 @@ def ssim(fused: np.ndarray, visible: np.ndarray,
     """SSIM(F, A) + SSIM(F, B) (torchmetrics, parameters in the module
     docstring)."""
     return float(sum(
-        structural_similarity_index_measure(
+        _torchmetrics_image().structural_similarity_index_measure(
             _batch(fused), _batch(source), data_range=DATA_RANGE,
             **SSIM_WINDOW) for source in (visible, infrared)))
 
@@ -381,7 +386,7 @@ def ms_ssim(fused: np.ndarray, visible: np.ndarray,
             'MS-SSIM out for smaller images (`metrics` here, '
             '`fusion_metrics` of FusionQualityMetric).')
     return float(sum(
-        multiscale_structural_similarity_index_measure(
+        _torchmetrics_image().multiscale_structural_similarity_index_measure(
             _batch(fused), _batch(source), data_range=DATA_RANGE,
             betas=MS_SSIM_BETAS, normalize=None, **SSIM_WINDOW)
         for source in (visible, infrared)))
