@@ -62,15 +62,16 @@ SAM2_PARTS = ('SAM2LoRABackbone', 'MemorySAMHead')
 @pytest.fixture(scope='module')
 def demo_roots(tmp_path_factory) -> Dict[tuple, str]:
     """Demo data per (format, size): 8 train images (two batches of the
-    shipped 4; at full resolution 2 images, batches of 1), 2 validation
-    and 2 test images."""
+    shipped 4), 2 validation and 2 test images; at full resolution 2 train
+    images (batches of 1) and 1 validation and test image."""
     roots = {}
     for fmt in DEMO_FORMATS.values():
         for size in [DEMO_SIZE] + [s for c, s in REAL_SIZE.items()
                                    if fmt in c]:
             roots[fmt, size] = make_demo_dataset(
                 str(tmp_path_factory.mktemp(f'{fmt}_{size[0]}')), fmt,
-                num_train=8 if size == DEMO_SIZE else 2, num_test=2, seed=7,
+                num_train=8 if size == DEMO_SIZE else 2,
+                num_test=2 if size == DEMO_SIZE else 1, seed=7,
                 height=size[0], width=size[1])
     return roots
 
